@@ -1,0 +1,45 @@
+# One command per habit; CI runs the same ones (.ci/run calls `make test`).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SIM_PORT ?= 8100
+
+.PHONY: run serve test lint types bench install dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+run: install  ## the demo: service on $(HOST):$(PORT) in front of the provider simulator
+	$(BIN)/llm-router demo --host $(HOST) --port $(PORT) --simulator-port $(SIM_PORT)
+
+serve: install  ## the service alone, on the embedded defaults
+	$(BIN)/llm-router serve --host $(HOST) --port $(PORT)
+
+test: dev  ## the whole suite
+	$(BIN)/pytest
+
+lint: dev
+	$(BIN)/ruff check .
+
+types: dev
+	$(BIN)/mypy app
+
+bench: dev
+	$(BIN)/python bench/bench_routing.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

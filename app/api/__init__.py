@@ -1,0 +1,1 @@
+"""Thin HTTP layer: routers, dependencies and the one error handler."""

@@ -1,0 +1,118 @@
+"""The `llm-router` command: serve, route, and the commands later subsystems register."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from app.config.enums import BudgetTier, Region, TaskType
+from app.errors import ConfigError, NoEligibleProvider
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.config.settings import Settings
+
+    settings = Settings()
+    if not settings.auth_enabled and args.host not in {"127.0.0.1", "localhost", "::1"}:
+        print(
+            f"refusing to listen on {args.host}: ROUTER_MASTER_KEY is not set, so authentication "
+            "is off; set it, or listen on 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers, log_level=args.log_level, access_log=False,
+    )
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from app.routing.explain import decision_payload
+    from app.routing.router import SmartLLMRouter
+    from app.routing.schemas import RouteRequest
+
+    router = SmartLLMRouter(args.config, check_keys=not args.ignore_keys)
+    request = RouteRequest(
+        task_type=args.task, budget=args.budget, context_size=args.context_size,
+        region=args.region, requires_sla=args.requires_sla,
+        requires_compliance=args.requires_compliance,
+        expected_output_tokens=args.expected_output_tokens,
+    )
+    try:
+        payload = decision_payload(router.decide(request))
+    except NoEligibleProvider as exc:
+        if args.json:
+            print(json.dumps(exc.envelope(), indent=2))
+        else:
+            print(f"no eligible provider: {exc.message}")
+            for e in exc.details["excluded"]:
+                print(f"  {e['provider']:<13} {e['model']:<36} {e['reason']:<11} {e['detail']}")
+        return 1
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    cost = payload["estimated_cost"]
+    print(f"decision {payload['decision_id']}  strategy {payload['routing_strategy']}")
+    print(f"{'#':<3}{'provider':<14}{'model':<36}{'region':<8}{'$/M':>8}{'quality':>9}{'est. $':>11}")
+    for i, c in enumerate(payload["chain"]):
+        print(f"{i:<3}{c['provider']:<14}{c['model']:<36}{c['region']:<8}"
+              f"{c['blended_price']:>8.3f}{c['expected_quality']:>9.1f}{c['estimated_cost_usd']:>11.6f}")
+    print(f"estimated ${cost['estimated_cost_usd']:.6f} vs baseline ${cost['baseline_cost_usd']:.6f}"
+          f" ({cost['estimated_savings_percent']}% saved)")
+    for reason in payload["reasons"]:
+        print(f"- {reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-router", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_serve)
+
+    route = sub.add_parser("route", help="print one routing decision")
+    route.add_argument("--task", type=TaskType, choices=list(TaskType), default=TaskType.CHAT)
+    route.add_argument("--budget", type=BudgetTier, choices=list(BudgetTier), default=BudgetTier.LOW)
+    route.add_argument("--context-size", type=int, default=1000)
+    route.add_argument("--expected-output-tokens", type=int, default=None)
+    route.add_argument("--region", type=Region, choices=list(Region), default=Region.GLOBAL)
+    route.add_argument("--requires-sla", action="store_true")
+    route.add_argument("--requires-compliance", action="store_true")
+    route.add_argument("--config", default=None, help="catalog file (default: ROUTER_CONFIG)")
+    route.add_argument("--ignore-keys", action="store_true",
+                       help="route as if every provider had a key")
+    route.add_argument("--json", action="store_true")
+    route.set_defaults(handler=_route)
+
+    for register in _EXTENSIONS:
+        register(sub)
+    return parser
+
+
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""`create_app()`: the FastAPI service; resources are built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.api import routing, system
+from app.api.body_limit import BodySizeLimit
+from app.api.errors import install_error_handlers
+from app.config.loader import load_catalog
+from app.config.settings import Settings
+from app.context import ServiceContext
+from app.routing.router import SmartLLMRouter, keyed_providers
+
+log = logging.getLogger("app")
+
+DESCRIPTION = """Sends every AI request to the best LLM provider for its task, budget, context
+size and region, with fallback, and explains each decision (`excluded`, `reasons`)."""
+
+
+def build_context(settings: Settings) -> ServiceContext:
+    """Load the catalog (failing fast on a bad file) and build the router."""
+    catalog = load_catalog(settings.router_config)
+    router = SmartLLMRouter(catalog=catalog)
+    return ServiceContext(
+        settings=settings,
+        catalog=catalog,
+        router=router,
+        keyed_providers=keyed_providers(catalog),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service. Settings come from the environment unless given (tests give them)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = build_context(settings)
+        app.state.ctx = ctx
+        if not settings.auth_enabled:
+            log.warning("ROUTER_MASTER_KEY is not set: authentication is off (local use only)")
+        yield
+
+    app = FastAPI(
+        title="Smart LLM Router",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(routing.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["x-router-decision-id", "x-router-provider", "x-router-model"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

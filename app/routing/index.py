@@ -1,0 +1,201 @@
+"""The catalog flattened for routing: candidates, and the static filters and scores, memoised.
+
+Everything a decision needs that does not depend on the request's size, the keys or health is
+computed once per (task, budget, region, sla, compliance, context class) and reused, so a
+decision only walks a short, presorted list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.config.catalog import Catalog, ContextClass
+from app.config.enums import BudgetTier, ExclusionReason, Region, Strategy, TaskType
+from app.routing.schemas import Candidate, Exclusion, Scored
+
+QualityOverlay = Mapping[tuple[str, str, TaskType], float]
+
+
+@dataclass(frozen=True, slots=True)
+class StaticKey:
+    task: TaskType
+    budget: BudgetTier
+    region: Region
+    requires_sla: bool
+    requires_compliance: bool
+    context_class: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaticResult:
+    """Candidates that pass the static filters, best first, and the ones they left out."""
+
+    ranked: tuple[Scored, ...]
+    excluded: tuple[Exclusion, ...]
+    strategy: Strategy
+
+
+class CatalogIndex:
+    """Precomputed view of a catalog; cheap to share, safe to read from many requests."""
+
+    def __init__(self, catalog: Catalog, quality_overlay: QualityOverlay | None = None) -> None:
+        self.catalog = catalog
+        self.quality_overlay = dict(quality_overlay or {})
+        self.candidates: tuple[Candidate, ...] = tuple(self._build_candidates())
+        self.by_provider_model: dict[tuple[str, str], tuple[Candidate, ...]] = {}
+        for cand in self.candidates:
+            key = (cand.provider, cand.model)
+            self.by_provider_model[key] = (*self.by_provider_model.get(key, ()), cand)
+        self.context_limits: tuple[int | None, ...] = tuple(
+            c.max_tokens for c in catalog.context_classes
+        )
+        prices = [c.blended_price for c in self.candidates] or [Decimal(0)]
+        self.max_price = max(prices)
+        self._static: dict[StaticKey, StaticResult] = {}
+
+    def _build_candidates(self) -> list[Candidate]:
+        out: list[Candidate] = []
+        for pname, provider in self.catalog.providers.items():
+            deployments = provider.all_deployments()
+            for model in provider.models:
+                quality = {
+                    task: self.quality_overlay.get((pname, model.name, task), score)
+                    for task, score in model.quality.items()
+                }
+                for dep in deployments:
+                    if model.deployments is not None and dep.name not in model.deployments:
+                        continue
+                    out.append(
+                        Candidate(
+                            provider=pname,
+                            model=model.name,
+                            deployment=dep.name,
+                            region=dep.region,
+                            input_price=model.input_price,
+                            output_price=model.output_price,
+                            blended_price=model.blended_price,
+                            context_window=model.context_window,
+                            max_output_tokens=model.max_output_tokens,
+                            capabilities=model.capabilities,
+                            quality=quality,
+                            compliance=provider.compliance,
+                            sla=provider.sla,
+                        )
+                    )
+        return out
+
+    def context_class(self, tokens: int) -> int:
+        """Index of the first context class whose limit holds `tokens` (last one otherwise)."""
+        for i, limit in enumerate(self.context_limits):
+            if limit is None or tokens <= limit:
+                return i
+        return max(len(self.context_limits) - 1, 0)
+
+    def static(self, key: StaticKey) -> StaticResult:
+        """The memoised static filtering and scoring for this combination of constraints."""
+        hit = self._static.get(key)
+        if hit is None:
+            hit = self._static[key] = self._compute_static(key)
+        return hit
+
+    def _compute_static(self, key: StaticKey) -> StaticResult:
+        catalog = self.catalog
+        tier = catalog.budget_tiers[key.budget]
+        ceiling = tier.max_blended_price
+        rule = catalog.regional_rules.get(key.region)
+        required = rule.required_compliance if rule else frozenset()
+        lists = self._preference_lists(key, tier.preferred_providers)
+        weights = catalog.strategies[tier.strategy]
+        cost_ref = float(ceiling if ceiling is not None else self.max_price)
+        log_ref = math.log1p(cost_ref)
+        excluded: list[Exclusion] = []
+        ranked: list[Scored] = []
+        for cand in self.candidates:
+            reason, detail = _static_reject(cand, key, ceiling, required)
+            if reason is not None:
+                excluded.append(
+                    Exclusion(cand.provider, cand.model, cand.region, reason, detail)
+                )
+                continue
+            preference, sources = _preference(cand.provider, lists)
+            quality = cand.quality[key.task] / 10
+            price = float(cand.blended_price)
+            cost = 1.0 if log_ref == 0 else max(0.0, 1 - math.log1p(price) / log_ref)
+            reliability = (cand.sla or 0.0) / 100
+            score = (
+                weights.preference * preference
+                + weights.quality * quality
+                + weights.cost * cost
+                + weights.reliability * reliability
+            )
+            ranked.append(
+                Scored(cand, round(score, 6), preference, quality, cost, reliability, sources)
+            )
+        ranked.sort(key=lambda s: (-s.score, s.candidate.provider, s.candidate.model,
+                                   s.candidate.deployment))
+        return StaticResult(tuple(ranked), tuple(excluded), tier.strategy)
+
+    def _preference_lists(
+        self, key: StaticKey, budget_list: tuple[str, ...]
+    ) -> list[tuple[str, float, tuple[str, ...]]]:
+        """(label, weight, providers) for each preference list that applies to the request."""
+        pw = self.catalog.preference_weights
+        lists: list[tuple[str, float, tuple[str, ...]]] = []
+        rule = self.catalog.regional_rules.get(key.region)
+        if rule and rule.preferred_providers:
+            lists.append((f"region {key.region.value}", pw.region, rule.preferred_providers))
+        if self.catalog.context_classes:
+            cls: ContextClass = self.catalog.context_classes[key.context_class]
+            if cls.preferred_providers:
+                lists.append((f"context class {cls.name}", pw.context, cls.preferred_providers))
+        if budget_list:
+            lists.append((f"budget tier {key.budget.value}", pw.budget, budget_list))
+        task_list = self.catalog.task_preferences.get(key.task, ())
+        if task_list:
+            lists.append((f"task {key.task.value}", pw.task, task_list))
+        total = sum(w for _, w, _ in lists)
+        return [(label, w / total, names) for label, w, names in lists] if total else []
+
+
+def _preference(
+    provider: str, lists: list[tuple[str, float, tuple[str, ...]]]
+) -> tuple[float, tuple[str, ...]]:
+    """Weighted position of the provider in each list (first = 1), and the lists naming it."""
+    value = 0.0
+    sources: list[str] = []
+    for label, weight, names in lists:
+        if provider in names:
+            pos = names.index(provider)
+            value += weight * (1 - pos / len(names))
+            sources.append(f"{label} #{pos + 1}")
+    return value, tuple(sources)
+
+
+def _static_reject(
+    cand: Candidate,
+    key: StaticKey,
+    ceiling: Decimal | None,
+    required: frozenset[str],
+) -> tuple[ExclusionReason | None, str]:
+    if key.task not in cand.capabilities:
+        return ExclusionReason.CAPABILITY, f"does not support task {key.task.value}"
+    if ceiling is not None and cand.blended_price > ceiling:
+        return (
+            ExclusionReason.BUDGET,
+            f"blended price ${cand.blended_price:.4f}/M over the {key.budget.value} "
+            f"tier ceiling ${ceiling}/M",
+        )
+    if key.region is not Region.GLOBAL and cand.region is not key.region:
+        return (
+            ExclusionReason.REGION,
+            f"deployment {cand.deployment} is in {cand.region.value}, not {key.region.value}",
+        )
+    if key.requires_compliance and not required <= cand.compliance:
+        missing = ", ".join(sorted(required - cand.compliance))
+        return ExclusionReason.COMPLIANCE, f"lacks {missing} required for {key.region.value}"
+    if key.requires_sla and cand.sla is None:
+        return ExclusionReason.SLA, "provider offers no SLA"
+    return None, ""

@@ -1,0 +1,97 @@
+"""`SmartLLMRouter`: the library interface of the design note, over the pure engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from app.config.catalog import Catalog
+from app.config.enums import BudgetTier, Region, TaskType
+from app.config.loader import load_catalog
+from app.routing.engine import decide
+from app.routing.index import CatalogIndex
+from app.routing.schemas import ProviderHealth, RouteRequest, RoutingDecision
+from app.routing.tokens import estimate_message_tokens, estimate_text_tokens
+
+
+def keyed_providers(catalog: Catalog, environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """Providers whose key variable is set (non-empty) in the environment."""
+    env = os.environ if environ is None else environ
+    return frozenset(name for name, p in catalog.providers.items() if env.get(p.api_key_env))
+
+
+def input_tokens_for(request: RouteRequest, chars_per_token: float) -> int:
+    """`context_size` when given, else an estimate from the prompt or messages, else 0."""
+    if request.context_size is not None:
+        return request.context_size
+    if request.prompt is not None:
+        return estimate_text_tokens(request.prompt, chars_per_token)
+    if request.messages is not None:
+        return estimate_message_tokens(
+            (m.model_dump() for m in request.messages), chars_per_token
+        )
+    return 0
+
+
+class SmartLLMRouter:
+    """Routes requests against a catalog; use `route_request` as the design note shows."""
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] | None = None,
+        *,
+        catalog: Catalog | None = None,
+        check_keys: bool = True,
+    ) -> None:
+        self.catalog = catalog or load_catalog(Path(config_path) if config_path else None)
+        self.index = CatalogIndex(self.catalog)
+        self.check_keys = check_keys
+        self.health: dict[str, ProviderHealth] = {}
+
+    def decide(self, request: RouteRequest, **overrides: Any) -> RoutingDecision:
+        """Synchronous routing of a validated request (the service's path)."""
+        chars = self.catalog.defaults.chars_per_token
+        return decide(
+            self.index,
+            task_type=request.task_type,
+            budget=request.budget,
+            input_tokens=input_tokens_for(request, chars),
+            output_tokens=request.expected_output_tokens,
+            region=request.region,
+            requires_sla=request.requires_sla,
+            requires_compliance=request.requires_compliance,
+            health=overrides.get("health", self.health),
+            keyed_providers=overrides.get(
+                "keyed_providers", keyed_providers(self.catalog) if self.check_keys else None
+            ),
+            decision_id=overrides.get("decision_id"),
+            tenant=request.tenant,
+            user=request.user,
+        )
+
+    async def route_request(
+        self,
+        task_type: TaskType = TaskType.CHAT,
+        budget: BudgetTier = BudgetTier.MEDIUM,
+        context_size: int = 1000,
+        region: Region = Region.GLOBAL,
+        requires_sla: bool = False,
+        requires_compliance: bool = False,
+        *,
+        expected_output_tokens: int | None = None,
+        prompt: str | None = None,
+    ) -> RoutingDecision:
+        """Route one request; raises NoEligibleProvider (with `details['excluded']`) if none fit."""
+        request = RouteRequest(
+            task_type=task_type,
+            budget=budget,
+            context_size=None if prompt is not None else context_size,
+            prompt=prompt,
+            region=region,
+            requires_sla=requires_sla,
+            requires_compliance=requires_compliance,
+            expected_output_tokens=expected_output_tokens,
+        )
+        return self.decide(request)
