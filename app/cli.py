@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -96,12 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--json", action="store_true")
     route.set_defaults(handler=_route)
 
-    for register in _EXTENSIONS:
-        register(sub)
+    for module_name in COMMANDS:
+        module = importlib.import_module(f"app.commands.{module_name}")
+        module.register(sub)
     return parser
 
 
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+# Each module under app/commands/ has `register(subparsers)` adding its subcommands.
+COMMANDS: list[str] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

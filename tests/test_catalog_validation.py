@@ -94,7 +94,8 @@ def test_bad_catalog_names_file_path_and_problem(
 
 
 def test_duplicate_yaml_key_is_refused(tmp_path: Path) -> None:
-    text = DEFAULT_CATALOG.read_text().replace("  deepseek:\n", "  deepseek:\n    region: us\n    region: eu\n", 1)
+    dup = "  deepseek:\n    region: us\n    region: eu\n"
+    text = DEFAULT_CATALOG.read_text().replace("  deepseek:\n", dup, 1)
     file = tmp_path / "dup.yaml"
     file.write_text(text)
     with pytest.raises(ConfigError, match="duplicate key 'region'"):

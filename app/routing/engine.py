@@ -70,7 +70,7 @@ def decide(
             ))
             continue
         ph = health.get(cand.provider)
-        if ph is None or ph.state is CircuitState.CLOSED and not ph.degraded:
+        if ph is None or (ph.state is CircuitState.CLOSED and not ph.degraded):
             healthy.append(scored)
         elif ph.state is CircuitState.OPEN:
             opened.append(scored)
