@@ -12,7 +12,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from app.routing.schemas import ProviderHealth
+from uuid6 import uuid7
+
+from app.routing.explain import chain_entry
+from app.routing.schemas import ProviderHealth, RoutingDecision
 
 
 class DecisionStatus(StrEnum):
@@ -62,6 +65,46 @@ class DecisionRecord:
     variant: str | None = None
     created_at: dt.datetime = field(default_factory=utcnow)
 
+    @classmethod
+    def from_decision(
+        cls, decision: RoutingDecision, *, status: DecisionStatus = DecisionStatus.ROUTED,
+        idempotency_key: str | None = None, variant: str | None = None,
+    ) -> DecisionRecord:
+        """The record of a decision the engine made (submit it once, with its final status)."""
+        primary = decision.primary.candidate
+        return cls(
+            id=decision.decision_id, task_type=decision.task_type.value,
+            budget=decision.budget.value, region=decision.region.value,
+            requires_sla=decision.requires_sla, requires_compliance=decision.requires_compliance,
+            input_tokens=decision.input_tokens, output_tokens=decision.output_tokens,
+            status=status, strategy=decision.strategy.value,
+            primary_provider=primary.provider, primary_model=primary.model,
+            chain=[chain_entry(decision, s) for s in decision.chain],
+            excluded=[e.to_dict() for e in decision.excluded],
+            estimated_cost_usd=decision.estimated_cost_usd,
+            baseline_cost_usd=decision.baseline_cost_usd,
+            tenant=decision.tenant, user=decision.user,
+            idempotency_key=idempotency_key, variant=variant,
+        )
+
+    @classmethod
+    def rejected(
+        cls, decision_id: str, details: dict[str, Any], *, tenant: str | None = None,
+        user: str | None = None, idempotency_key: str | None = None,
+    ) -> DecisionRecord:
+        """The record of a 422 no_eligible_provider, from the error's `details`."""
+        req = details.get("request", {})
+        return cls(
+            id=decision_id, task_type=str(req.get("task_type", "")),
+            budget=str(req.get("budget", "")), region=str(req.get("region", "")),
+            requires_sla=bool(req.get("requires_sla", False)),
+            requires_compliance=bool(req.get("requires_compliance", False)),
+            input_tokens=int(req.get("input_tokens", 0)),
+            output_tokens=int(req.get("output_tokens", 0)),
+            status=DecisionStatus.REJECTED, excluded=list(details.get("excluded", [])),
+            tenant=tenant, user=user, idempotency_key=idempotency_key,
+        )
+
 
 @dataclass(slots=True)
 class AttemptRecord:
@@ -89,6 +132,30 @@ class AttemptRecord:
     tenant: str | None = None
     region: str | None = None
     created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class HealthSnapshotRecord:
+    """A provider's health at one moment (the health refresher stores these periodically)."""
+
+    id: str
+    provider: str
+    state: str
+    success_rate: float
+    consecutive_failures: int
+    mean_latency_ms: float
+    requests: int
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+    @classmethod
+    def from_health(cls, health: ProviderHealth, *, at: dt.datetime | None = None) -> HealthSnapshotRecord:
+        """A snapshot of what the router sees for one provider."""
+        return cls(
+            id=str(uuid7()), provider=health.name, state=health.state.value,
+            success_rate=health.success_rate, consecutive_failures=health.consecutive_failures,
+            mean_latency_ms=health.mean_latency_ms, requests=health.requests,
+            created_at=at or utcnow(),
+        )
 
 
 class RecordSink(Protocol):
