@@ -11,12 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import routing, system
+from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
 from app.config.loader import load_catalog
 from app.config.settings import Settings
 from app.context import ServiceContext
 from app.routing.router import SmartLLMRouter, keyed_providers
+from app.routing.schemas import RouteRequest
 
 log = logging.getLogger("app")
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app, RouteRequest)
     app.include_router(system.router)
     app.include_router(routing.router)
     if settings.cors_origins:

@@ -8,4 +8,4 @@ from app.routing.schemas import RouteRequest, RoutingDecision
 
 def route(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
     """Decide for one request against the live health and keys."""
-    return ctx.router.decide(request, keyed_providers=ctx.keyed_providers)
+    return ctx.router.decide(request, keyed=ctx.keyed_providers)

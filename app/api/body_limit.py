@@ -1,9 +1,22 @@
-"""ASGI middleware that answers 413 in the error envelope once a body passes the cap."""
+"""ASGI middleware that answers 413 in the error envelope once a body passes the cap.
+
+FastAPI's own `max_body_size` answers a declared oversize body with plain text, which would
+break the one-envelope contract, hence this small middleware. A declared Content-Length over
+the cap is refused before the app runs; a streamed body that grows past it raises
+`BodyTooLarge` (an HTTPException, so every body parser lets it through to the one handler).
+"""
 
 from __future__ import annotations
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body is over the {max_bytes}-byte limit; send less")
+        self.max_bytes = max_bytes
 
 
 class BodySizeLimit:
@@ -27,31 +40,22 @@ class BodySizeLimit:
                     await self._reject(send)
                     return
         received = 0
-        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    rejected = True
-                    await self._reject(send)
-                    return {"type": "http.disconnect"}
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def guarded_send(message: Message) -> None:
-            if not rejected:
-                await send(message)
-
-        await self.app(scope, limited_receive, guarded_send)
+        await self.app(scope, limited_receive, send)
 
     async def _reject(self, send: Send) -> None:
+        error = BodyTooLarge(self.max_bytes)
         body = orjson.dumps({"error": {
-            "code": "payload_too_large",
-            "message": f"request body is over the {self.max_bytes}-byte limit; send less",
+            "code": "payload_too_large", "message": error.detail,
             "details": {"max_bytes": self.max_bytes},
         }})
         await send({"type": "http.response.start", "status": 413, "headers": [

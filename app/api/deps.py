@@ -9,7 +9,14 @@ from fastapi import Depends, Request
 from app.context import ServiceContext
 
 
-def get_context(request: Request) -> ServiceContext:
+def context_of(request: Request) -> ServiceContext:
+    """The context without dependency injection, for the hot endpoints (saves ~20 us)."""
+    ctx: ServiceContext = request.app.state.ctx
+    return ctx
+
+
+async def get_context(request: Request) -> ServiceContext:
+    """Async on purpose: FastAPI runs sync dependencies in a thread pool, which costs ~100 us."""
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 

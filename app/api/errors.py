@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.api.body_limit import BodyTooLarge
 from app.errors import RouterError
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):
+            return error_response("payload_too_large", exc.detail, 413,
+                                  {"max_bytes": exc.max_bytes})
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(code, str(exc.detail), exc.status_code,
                               headers=getattr(exc, "headers", None))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app import pipeline
-from app.api.deps import ContextDep
+from app.api.body import json_body, parse_body
+from app.api.deps import ContextDep, context_of
 from app.api.errors import json_response
 from app.config.catalog import Catalog
 from app.routing.explain import decision_payload
@@ -25,6 +26,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/route",
     summary="Choose the provider and model for one request",
+    openapi_extra=json_body(RouteRequest),
     responses={
         200: {"description": "The decision: primary, chain, costs, quality, exclusions",
               "content": {"application/json": {"example": {
@@ -47,9 +49,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         **ERROR_RESPONSES,
     },
 )
-async def route_request(body: RouteRequest, ctx: ContextDep) -> Response:
+async def route_request(request: Request) -> Response:
     """Route a request by task, budget, context size, region, SLA and compliance."""
-    decision = pipeline.route(ctx, body)
+    body = await parse_body(request, RouteRequest)
+    decision = pipeline.route(context_of(request), body)
     return json_response(decision_payload(decision))
 
 

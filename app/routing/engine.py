@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.config.enums import BudgetTier, CircuitState, ExclusionReason, Region, TaskType
 from app.errors import NoEligibleProvider

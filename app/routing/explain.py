@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from decimal import Decimal
 from typing import Any
 
 from app.routing.schemas import RoutingDecision, Scored
-
-
-def usd(value: Decimal, places: int = 6) -> float:
-    """A Decimal amount as a JSON number rounded to `places` (exact values stay in the store)."""
-    return float(round(value, places))
 
 
 def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
@@ -19,14 +12,16 @@ def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
     return {
         "provider": cand.provider,
         "model": cand.model,
-        "region": cand.region.value,
+        "region": cand.region,
         "deployment": cand.deployment,
         "context_window": cand.context_window,
-        "input_price": float(cand.input_price),
-        "output_price": float(cand.output_price),
-        "blended_price": usd(cand.blended_price, 4),
+        "input_price": cand.input_price_f,
+        "output_price": cand.output_price_f,
+        "blended_price": round(cand.blended_price_f, 4),
         "expected_quality": cand.quality[decision.task_type],
-        "estimated_cost_usd": usd(cand.estimate_cost(decision.input_tokens, decision.output_tokens)),
+        "estimated_cost_usd": round(
+            cand.estimate_cost_float(decision.input_tokens, decision.output_tokens), 6
+        ),
         "score": round(scored.score, 4),
     }
 
@@ -34,14 +29,7 @@ def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
 def reasons(decision: RoutingDecision) -> list[str]:
     """Why the primary won, and what the rest of the catalog did, in plain sentences."""
     top = decision.primary
-    cand = top.candidate
-    out = [
-        f"{cand.provider}/{cand.model} ({cand.region.value}) scored {top.score:.3f} under "
-        f"{decision.strategy.value}: preference {top.preference:.2f}, quality "
-        f"{cand.quality[decision.task_type]}/10, cost score {top.cost:.2f} at "
-        f"${cand.blended_price:.2f}/M blended"
-        + (f", SLA {cand.sla}%" if cand.sla else ""),
-    ]
+    out = [top.explanation]
     if top.preferred_by:
         out.append(f"preferred by {', '.join(top.preferred_by)}")
     if len(decision.chain) > 1:
@@ -50,7 +38,10 @@ def reasons(decision: RoutingDecision) -> list[str]:
             f"next best {runner.candidate.provider}/{runner.candidate.model} scored "
             f"{runner.score:.3f}"
         )
-    counts = Counter(e.reason.value for e in decision.excluded)
+    counts: dict[str, int] = {}
+    for e in decision.excluded:
+        # enum members are str subclasses; `.value` is a slow descriptor on the hot path
+        counts[e.reason] = counts.get(e.reason, 0) + 1
     summary = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
     out.append(
         f"{decision.eligible_count} eligible model deployments; {len(decision.excluded)} excluded"
@@ -64,21 +55,25 @@ def reasons(decision: RoutingDecision) -> list[str]:
 
 def decision_payload(decision: RoutingDecision) -> dict[str, Any]:
     """The response of POST /route (field names are public API)."""
-    estimated = decision.estimated_cost_usd
-    baseline = decision.baseline_cost_usd
-    savings = float((baseline - estimated) / baseline * 100) if baseline else 0.0
+    chain = [chain_entry(decision, s) for s in decision.chain]
     primary = decision.primary.candidate
+    estimated = chain[0]["estimated_cost_usd"]
+    baseline = (
+        decision.input_tokens * float(decision.baseline_input_price)
+        + decision.output_tokens * float(decision.baseline_output_price)
+    ) / 1e6
+    savings = (baseline - estimated) / baseline * 100 if baseline else 0.0
     return {
         "decision_id": decision.decision_id,
         "primary_provider": primary.provider,
         "primary_model": primary.model,
         "fallback_providers": decision.fallback_providers,
-        "chain": [chain_entry(decision, s) for s in decision.chain],
-        "routing_strategy": decision.strategy.value,
+        "chain": chain,
+        "routing_strategy": decision.strategy,
         "estimated_cost": {
-            "estimated_cost_usd": usd(estimated),
-            "estimated_cost_per_million_tokens": usd(primary.blended_price, 4),
-            "baseline_cost_usd": usd(baseline),
+            "estimated_cost_usd": estimated,
+            "estimated_cost_per_million_tokens": chain[0]["blended_price"],
+            "baseline_cost_usd": round(baseline, 6),
             "estimated_savings_percent": round(savings, 1),
             "input_tokens": decision.input_tokens,
             "output_tokens": decision.output_tokens,

@@ -122,7 +122,7 @@ class CatalogIndex:
                 continue
             preference, sources = _preference(cand.provider, lists)
             quality = cand.quality[key.task] / 10
-            price = float(cand.blended_price)
+            price = cand.blended_price_f
             cost = 1.0 if log_ref == 0 else max(0.0, 1 - math.log1p(price) / log_ref)
             reliability = (cand.sla or 0.0) / 100
             score = (
@@ -131,9 +131,15 @@ class CatalogIndex:
                 + weights.cost * cost
                 + weights.reliability * reliability
             )
-            ranked.append(
-                Scored(cand, round(score, 6), preference, quality, cost, reliability, sources)
+            explanation = (
+                f"{cand.provider}/{cand.model} ({cand.region.value}) scored {score:.3f} under "
+                f"{tier.strategy.value}: preference {preference:.2f}, quality "
+                f"{cand.quality[key.task]}/10, cost score {cost:.2f} at "
+                f"${cand.blended_price_f:.2f}/M blended" + (f", SLA {cand.sla}%" if cand.sla else "")
             )
+            ranked.append(Scored(
+                cand, round(score, 6), preference, quality, cost, reliability, sources, explanation
+            ))
         ranked.sort(key=lambda s: (-s.score, s.candidate.provider, s.candidate.model,
                                    s.candidate.deployment))
         return StaticResult(tuple(ranked), tuple(excluded), tier.strategy)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
 
 from app.config.catalog import Catalog
 from app.config.enums import BudgetTier, Region, TaskType
 from app.config.loader import load_catalog
-from app.routing.engine import decide
+from app.routing.engine import HealthSnapshot, decide
 from app.routing.index import CatalogIndex
 from app.routing.schemas import ProviderHealth, RouteRequest, RoutingDecision
 from app.routing.tokens import estimate_message_tokens, estimate_text_tokens
+
+
+_FROM_ENV = object()
 
 
 def keyed_providers(catalog: Catalog, environ: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -50,23 +52,33 @@ class SmartLLMRouter:
         self.check_keys = check_keys
         self.health: dict[str, ProviderHealth] = {}
 
-    def decide(self, request: RouteRequest, **overrides: Any) -> RoutingDecision:
-        """Synchronous routing of a validated request (the service's path)."""
-        chars = self.catalog.defaults.chars_per_token
+    def decide(
+        self,
+        request: RouteRequest,
+        *,
+        health: HealthSnapshot | None = None,
+        keyed: Collection[str] | None | object = _FROM_ENV,
+        decision_id: str | None = None,
+    ) -> RoutingDecision:
+        """Synchronous routing of a validated request (the service's path).
+
+        `keyed` is the set of providers with a key; by default it is read from the environment
+        (when the router checks keys), `None` routes as if every provider had one.
+        """
+        if keyed is _FROM_ENV:
+            keyed = keyed_providers(self.catalog) if self.check_keys else None
         return decide(
             self.index,
             task_type=request.task_type,
             budget=request.budget,
-            input_tokens=input_tokens_for(request, chars),
+            input_tokens=input_tokens_for(request, self.catalog.defaults.chars_per_token),
             output_tokens=request.expected_output_tokens,
             region=request.region,
             requires_sla=request.requires_sla,
             requires_compliance=request.requires_compliance,
-            health=overrides.get("health", self.health),
-            keyed_providers=overrides.get(
-                "keyed_providers", keyed_providers(self.catalog) if self.check_keys else None
-            ),
-            decision_id=overrides.get("decision_id"),
+            health=self.health if health is None else health,
+            keyed_providers=keyed,  # type: ignore[arg-type]
+            decision_id=decision_id,
             tenant=request.tenant,
             user=request.user,
         )

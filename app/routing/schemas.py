@@ -96,10 +96,23 @@ class Candidate:
     quality: dict[TaskType, float]
     compliance: frozenset[str]
     sla: float | None
+    input_price_f: float = 0.0
+    output_price_f: float = 0.0
+    blended_price_f: float = 0.0
+
+    def __post_init__(self) -> None:
+        # float copies for responses and scoring; exact Decimals stay for stored costs
+        object.__setattr__(self, "input_price_f", float(self.input_price))
+        object.__setattr__(self, "output_price_f", float(self.output_price))
+        object.__setattr__(self, "blended_price_f", float(self.blended_price))
 
     def estimate_cost(self, input_tokens: int, output_tokens: int) -> Decimal:
-        """USD for these tokens at this model's prices (per million tokens)."""
+        """USD for these tokens at this model's prices (per million tokens), exactly."""
         return (input_tokens * self.input_price + output_tokens * self.output_price) / 1_000_000
+
+    def estimate_cost_float(self, input_tokens: int, output_tokens: int) -> float:
+        """The same estimate as a float, for responses (the store keeps the exact Decimal)."""
+        return (input_tokens * self.input_price_f + output_tokens * self.output_price_f) / 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +126,10 @@ class Scored:
     cost: float
     reliability: float
     preferred_by: tuple[str, ...]
+    explanation: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Exclusion:
     """A model left out of a decision, and why (public API: `excluded[]`)."""
 
@@ -124,15 +138,19 @@ class Exclusion:
     region: Region
     reason: ExclusionReason
     detail: str
+    _payload: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "provider": self.provider,
-            "model": self.model,
-            "region": self.region.value,
-            "reason": self.reason.value,
-            "detail": self.detail,
-        }
+        """The public dict; built once, since static exclusions are shared by many decisions."""
+        if self._payload is None:
+            self._payload = {
+                "provider": self.provider,
+                "model": self.model,
+                "region": self.region.value,
+                "reason": self.reason.value,
+                "detail": self.detail,
+            }
+        return self._payload
 
 
 @dataclass(slots=True)
