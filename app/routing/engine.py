@@ -54,13 +54,14 @@ def decide(
         if cand.context_window < needed:
             excluded.append(Exclusion(
                 cand.provider, cand.model, cand.region, ExclusionReason.CONTEXT,
-                f"window {cand.context_window} < {input_tokens} input + {out_tokens} output tokens",
+                "window {} < {} input + {} output tokens",
+                (cand.context_window, input_tokens, out_tokens),
             ))
             continue
         if cand.max_output_tokens is not None and cand.max_output_tokens < out_tokens:
             excluded.append(Exclusion(
                 cand.provider, cand.model, cand.region, ExclusionReason.CONTEXT,
-                f"at most {cand.max_output_tokens} output tokens < {out_tokens} expected",
+                "at most {} output tokens < {} expected", (cand.max_output_tokens, out_tokens),
             ))
             continue
         if keyed_providers is not None and cand.provider not in keyed_providers:
@@ -84,7 +85,7 @@ def decide(
             cand = scored.candidate
             excluded.append(Exclusion(
                 cand.provider, cand.model, cand.region, ExclusionReason.UNHEALTHY,
-                f"circuit open{_cooldown_text(health.get(cand.provider))}",
+                "circuit open{}", (_cooldown_text(health.get(cand.provider)),),
             ))
         pool = healthy + degraded
     elif opened:

@@ -29,7 +29,13 @@ def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
 def reasons(decision: RoutingDecision) -> list[str]:
     """Why the primary won, and what the rest of the catalog did, in plain sentences."""
     top = decision.primary
-    out = [top.explanation]
+    cand = top.candidate
+    out = [
+        f"{cand.provider}/{cand.model} ({cand.region}) scored {top.score:.3f} under "
+        f"{decision.strategy}: preference {top.preference:.2f}, quality "
+        f"{cand.quality[decision.task_type]}/10, cost score {top.cost:.2f} at "
+        f"${cand.blended_price_f:.2f}/M blended" + (f", SLA {cand.sla}%" if cand.sla else "")
+    ]
     if top.preferred_by:
         out.append(f"preferred by {', '.join(top.preferred_by)}")
     if len(decision.chain) > 1:

@@ -54,6 +54,17 @@ class CatalogIndex:
         )
         prices = [c.blended_price for c in self.candidates] or [Decimal(0)]
         self.max_price = max(prices)
+        self.by_task: dict[TaskType, tuple[Candidate, ...]] = {
+            task: tuple(c for c in self.candidates if task in c.capabilities) for task in TaskType
+        }
+        self.capability_exclusions: dict[TaskType, tuple[Exclusion, ...]] = {
+            task: tuple(
+                Exclusion(c.provider, c.model, c.region, ExclusionReason.CAPABILITY,
+                          "does not support task {}", (task.value,))
+                for c in self.candidates if task not in c.capabilities
+            )
+            for task in TaskType
+        }
         self._static: dict[StaticKey, StaticResult] = {}
 
     def _build_candidates(self) -> list[Candidate]:
@@ -104,26 +115,25 @@ class CatalogIndex:
     def _compute_static(self, key: StaticKey) -> StaticResult:
         catalog = self.catalog
         tier = catalog.budget_tiers[key.budget]
-        ceiling = tier.max_blended_price
+        ceiling = None if tier.max_blended_price is None else float(tier.max_blended_price)
         rule = catalog.regional_rules.get(key.region)
         required = rule.required_compliance if rule else frozenset()
         lists = self._preference_lists(key, tier.preferred_providers)
+        preferences = {name: _preference(name, lists) for name in catalog.providers}
         weights = catalog.strategies[tier.strategy]
-        cost_ref = float(ceiling if ceiling is not None else self.max_price)
-        log_ref = math.log1p(cost_ref)
-        excluded: list[Exclusion] = []
+        log_ref = math.log1p(ceiling if ceiling is not None else float(self.max_price))
+        excluded: list[Exclusion] = list(self.capability_exclusions[key.task])
         ranked: list[Scored] = []
-        for cand in self.candidates:
-            reason, detail = _static_reject(cand, key, ceiling, required)
-            if reason is not None:
-                excluded.append(
-                    Exclusion(cand.provider, cand.model, cand.region, reason, detail)
-                )
+        for cand in self.by_task[key.task]:
+            rejection = _static_reject(cand, key, ceiling, required)
+            if rejection is not None:
+                reason, template, args = rejection
+                excluded.append(Exclusion(cand.provider, cand.model, cand.region, reason,
+                                          template, args))
                 continue
-            preference, sources = _preference(cand.provider, lists)
+            preference, sources = preferences[cand.provider]
             quality = cand.quality[key.task] / 10
-            price = cand.blended_price_f
-            cost = 1.0 if log_ref == 0 else max(0.0, 1 - math.log1p(price) / log_ref)
+            cost = 1.0 if log_ref == 0 else max(0.0, 1 - math.log1p(cand.blended_price_f) / log_ref)
             reliability = (cand.sla or 0.0) / 100
             score = (
                 weights.preference * preference
@@ -131,15 +141,8 @@ class CatalogIndex:
                 + weights.cost * cost
                 + weights.reliability * reliability
             )
-            explanation = (
-                f"{cand.provider}/{cand.model} ({cand.region.value}) scored {score:.3f} under "
-                f"{tier.strategy.value}: preference {preference:.2f}, quality "
-                f"{cand.quality[key.task]}/10, cost score {cost:.2f} at "
-                f"${cand.blended_price_f:.2f}/M blended" + (f", SLA {cand.sla}%" if cand.sla else "")
-            )
-            ranked.append(Scored(
-                cand, round(score, 6), preference, quality, cost, reliability, sources, explanation
-            ))
+            ranked.append(Scored(cand, round(score, 6), preference, quality, cost, reliability,
+                                 sources))
         ranked.sort(key=lambda s: (-s.score, s.candidate.provider, s.candidate.model,
                                    s.candidate.deployment))
         return StaticResult(tuple(ranked), tuple(excluded), tier.strategy)
@@ -183,25 +186,20 @@ def _preference(
 def _static_reject(
     cand: Candidate,
     key: StaticKey,
-    ceiling: Decimal | None,
+    ceiling: float | None,
     required: frozenset[str],
-) -> tuple[ExclusionReason | None, str]:
-    if key.task not in cand.capabilities:
-        return ExclusionReason.CAPABILITY, f"does not support task {key.task.value}"
-    if ceiling is not None and cand.blended_price > ceiling:
-        return (
-            ExclusionReason.BUDGET,
-            f"blended price ${cand.blended_price:.4f}/M over the {key.budget.value} "
-            f"tier ceiling ${ceiling}/M",
-        )
+) -> tuple[ExclusionReason, str, tuple[object, ...]] | None:
+    """The first static constraint the candidate breaks (capability is bucketed earlier)."""
+    if ceiling is not None and cand.blended_price_f > ceiling:
+        return (ExclusionReason.BUDGET,
+                "blended price ${:.4f}/M over the {} tier ceiling ${}/M",
+                (cand.blended_price_f, key.budget.value, ceiling))
     if key.region is not Region.GLOBAL and cand.region is not key.region:
-        return (
-            ExclusionReason.REGION,
-            f"deployment {cand.deployment} is in {cand.region.value}, not {key.region.value}",
-        )
+        return (ExclusionReason.REGION, "deployment {} is in {}, not {}",
+                (cand.deployment, cand.region.value, key.region.value))
     if key.requires_compliance and not required <= cand.compliance:
-        missing = ", ".join(sorted(required - cand.compliance))
-        return ExclusionReason.COMPLIANCE, f"lacks {missing} required for {key.region.value}"
+        return (ExclusionReason.COMPLIANCE, "lacks {} required for {}",
+                (", ".join(sorted(required - cand.compliance)), key.region.value))
     if key.requires_sla and cand.sla is None:
-        return ExclusionReason.SLA, "provider offers no SLA"
-    return None, ""
+        return ExclusionReason.SLA, "provider offers no SLA", ()
+    return None

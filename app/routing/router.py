@@ -14,7 +14,6 @@ from app.routing.index import CatalogIndex
 from app.routing.schemas import ProviderHealth, RouteRequest, RoutingDecision
 from app.routing.tokens import estimate_message_tokens, estimate_text_tokens
 
-
 _FROM_ENV = object()
 
 
@@ -57,7 +56,7 @@ class SmartLLMRouter:
         request: RouteRequest,
         *,
         health: HealthSnapshot | None = None,
-        keyed: Collection[str] | None | object = _FROM_ENV,
+        keyed: Collection[str] | object | None = _FROM_ENV,
         decision_id: str | None = None,
     ) -> RoutingDecision:
         """Synchronous routing of a validated request (the service's path).

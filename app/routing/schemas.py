@@ -126,19 +126,27 @@ class Scored:
     cost: float
     reliability: float
     preferred_by: tuple[str, ...]
-    explanation: str = ""
 
 
 @dataclass(slots=True)
 class Exclusion:
-    """A model left out of a decision, and why (public API: `excluded[]`)."""
+    """A model left out of a decision, and why (public API: `excluded[]`).
+
+    The detail sentence is formatted only when a response needs it: a catalog of 1,000 models
+    excludes hundreds per decision, and most decisions reuse memoised exclusions.
+    """
 
     provider: str
     model: str
     region: Region
     reason: ExclusionReason
-    detail: str
+    template: str
+    args: tuple[Any, ...] = ()
     _payload: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def detail(self) -> str:
+        return self.template.format(*self.args)
 
     def to_dict(self) -> dict[str, str]:
         """The public dict; built once, since static exclusions are shared by many decisions."""
