@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config.catalog import Catalog
 from app.config.settings import Settings
+from app.records import DiscardingSink, RecordSink
 from app.routing.router import SmartLLMRouter
+
+if TYPE_CHECKING:
+    from app.store.lifecycle import Store
 
 
 @dataclass
@@ -19,3 +23,7 @@ class ServiceContext:
     router: SmartLLMRouter
     keyed_providers: frozenset[str]
     extras: dict[str, Any] = field(default_factory=dict)
+    # Where decisions and attempts go (the store's writer; never blocks). `store` gives the
+    # engine and session factory to analytics and tenancy; None until the lifespan opens it.
+    recorder: RecordSink = field(default_factory=DiscardingSink)
+    store: Store | None = None

@@ -19,6 +19,7 @@ from app.config.settings import Settings
 from app.context import ServiceContext
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
+from app.store.lifecycle import open_store
 
 log = logging.getLogger("app")
 
@@ -45,10 +46,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings)
+        # SQLite is migrated here; a PostgreSQL schema behind the code stops start-up.
+        store = await open_store(settings)
+        ctx.store, ctx.recorder = store, store.recorder
         app.state.ctx = ctx
         if not settings.auth_enabled:
             log.warning("ROUTER_MASTER_KEY is not set: authentication is off (local use only)")
-        yield
+        try:
+            yield
+        finally:
+            # uvicorn has drained requests in flight: flush against the deadline, spool the rest.
+            await store.close()
 
     app = FastAPI(
         title="Smart LLM Router",

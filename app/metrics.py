@@ -68,3 +68,7 @@ RECORDS_WRITTEN = Counter("llm_router_records_written_total", "Records committed
 RECORDS_DROPPED = Counter(
     "llm_router_records_dropped_total", "Records lost (must stay 0: alert on any increase)",
 )
+RECORDS_REJECTED = Counter(
+    "llm_router_records_rejected_total",
+    "Records the database refused as invalid, kept in the spool's dead-letter file",
+)

@@ -166,6 +166,16 @@ class RecordSink(Protocol):
     def submit_attempts(self, records: list[AttemptRecord]) -> None: ...
 
 
+class DiscardingSink:
+    """A RecordSink that keeps nothing: for ROUTER_RECORD_DECISIONS=false and store-less tests."""
+
+    def submit_decision(self, record: DecisionRecord) -> None:
+        return None
+
+    def submit_attempts(self, records: list[AttemptRecord]) -> None:
+        return None
+
+
 class HealthSource(Protocol):
     """What the router reads and the executor feeds: per-provider health."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +47,36 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def client(provider_keys: dict[str, str], settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test session (random name), migrated to head, dropped at the end.
+
+    Skips only when CI is not "true" and the server at 127.0.0.1:5432 does not answer.
+    """
+    from app.store import migrate
+    from app.store.engine import create_engine
+    from tests.store import pgdb
+
+    problem = asyncio.run(pgdb.reachable())
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {problem}")
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable and CI is not true: {problem}")
+    name = pgdb.unique_name()
+    url = pgdb.sqlalchemy_url(name)
+
+    async def _migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(pgdb.create_database(name))
+    try:
+        asyncio.run(_migrate())
+        yield url
+    finally:
+        asyncio.run(pgdb.drop_database(name))

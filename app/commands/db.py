@@ -1,0 +1,74 @@
+"""`llm-router db upgrade | current | downgrade`: the schema of DATABASE_URL, by Alembic."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from app.config.settings import Settings
+from app.store import migrate
+from app.store.engine import create_engine, database_url, redacted
+
+
+def register(subparsers: Any) -> None:
+    db = subparsers.add_parser("db", help="database schema: upgrade, current, downgrade")
+    sub = db.add_subparsers(dest="db_command", required=True)
+    up = sub.add_parser("upgrade", help="apply migrations (default: up to the newest)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(handler=_upgrade)
+    cur = sub.add_parser("current", help="print the database's revision and the code's")
+    cur.set_defaults(handler=_current)
+    down = sub.add_parser("downgrade", help="revert migrations down to REVISION ('base': all)")
+    down.add_argument("revision")
+    down.set_defaults(handler=_downgrade)
+
+
+def _url() -> str:
+    return database_url(Settings())
+
+
+async def _run(action: str, revision: str) -> str | None:
+    url = _url()
+    engine = create_engine(url)
+    try:
+        if action == "upgrade":
+            await migrate.upgrade(engine, revision)
+        elif action == "downgrade":
+            await migrate.downgrade(engine, revision)
+        return await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    try:
+        current = asyncio.run(_run("upgrade", args.revision))
+    except Exception as exc:
+        print(f"upgrade of {redacted(_url())} failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{redacted(_url())} is at revision {current} (code head {migrate.head_revision()})")
+    return 0
+
+
+def _downgrade(args: argparse.Namespace) -> int:
+    try:
+        current = asyncio.run(_run("downgrade", args.revision))
+    except Exception as exc:
+        print(f"downgrade of {redacted(_url())} failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{redacted(_url())} is at revision {current or 'base (empty)'}")
+    return 0
+
+
+def _current(args: argparse.Namespace) -> int:
+    try:
+        current = asyncio.run(_run("current", ""))
+    except Exception as exc:
+        print(f"cannot read the schema revision of {redacted(_url())}: {exc}", file=sys.stderr)
+        return 1
+    head = migrate.head_revision()
+    state = "up to date" if current == head else "behind: run `llm-router db upgrade`"
+    print(f"{redacted(_url())}: revision {current or 'none'}, code head {head} ({state})")
+    return 0 if current == head else 3

@@ -1,0 +1,10 @@
+"""The persistent store: every decision, attempt and cost, written off the request path.
+
+engine.py      async engine and session scope (SQLite embedded, PostgreSQL in production)
+types.py       exact money, UTC times and JSON that behave the same on both databases
+models.py      the tables;   migrations/   their Alembic history;   migrate.py   applying it
+repositories.py  queries (flush only; the caller's session scope commits)
+rows.py        records as rows and as spool lines
+writer.py      the durable write-behind RecordSink;   spool.py   its on-disk overflow
+lifecycle.py   open_store()/Store.close() for the service lifespan
+"""

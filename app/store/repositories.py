@@ -1,0 +1,62 @@
+"""Queries on the record tables. Repositories flush, never commit: the caller's scope commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.store.models import Attempt, Decision, HealthSnapshot
+from app.store.rows import Kind, Row
+
+TABLES: dict[Kind, sa.Table] = {
+    "decision": Decision.__table__,  # type: ignore[dict-item]
+    "attempt": Attempt.__table__,  # type: ignore[dict-item]
+    "health": HealthSnapshot.__table__,  # type: ignore[dict-item]
+}
+
+
+def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for this dialect: a replayed row never counts twice.
+
+    No conflict target, so a second decision reusing a tenant's idempotency key is ignored too.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) -> None:
+    """Insert rows of one kind, skipping ids (and idempotency keys) already stored."""
+    if rows:
+        stmt = insert_ignoring_duplicates(session.get_bind().dialect.name, TABLES[kind])
+        await session.execute(stmt, list(rows))
+
+
+async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> None:
+    """Store health snapshots synchronously (the writer's `submit_health_snapshots` is preferred)."""
+    await insert_rows(session, "health", rows)
+
+
+async def get_decision(session: AsyncSession, decision_id: str) -> Decision | None:
+    return await session.get(Decision, decision_id)
+
+
+async def attempts_of(session: AsyncSession, decision_id: str) -> list[Attempt]:
+    """A decision's attempts in the order they were made."""
+    result = await session.scalars(
+        sa.select(Attempt).where(Attempt.decision_id == decision_id).order_by(Attempt.attempt_order)
+    )
+    return list(result)
+
+
+async def count_decisions(session: AsyncSession, *, status: str | None = None) -> int:
+    stmt = sa.select(sa.func.count()).select_from(Decision)
+    if status is not None:
+        stmt = stmt.where(Decision.status == status)
+    return int(await session.scalar(stmt) or 0)

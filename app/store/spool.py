@@ -1,0 +1,237 @@
+"""The on-disk spool: append-only JSON-lines segments that hold records the database cannot take yet.
+
+Each writer owns its segments through an exclusive `flock`, so several workers can share a data
+directory: a segment nobody holds a lock on belongs to a dead process and is claimed (replayed)
+by the next writer that starts. Segments are created under a temporary name and renamed only
+once locked, so a starting writer never claims a segment another is just creating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from uuid6 import uuid7
+
+log = logging.getLogger(__name__)
+
+SEGMENT_GLOB = "spool-*.jsonl"
+READ_CHUNK = 1 << 20
+ABANDONED_AFTER_S = 60.0
+
+
+@dataclass(slots=True)
+class Segment:
+    """One spool file, held open and locked by this process."""
+
+    path: Path
+    fd: int
+    size: int
+    offset: int = 0
+    pending: int = 0
+    sealed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a read stopped: advance to it once the lines are committed."""
+
+    segment: Segment
+    offset: int
+    lines: int
+
+
+class Spool:
+    """Append records as lines; read them back in order; delete a segment once it is replayed."""
+
+    def __init__(self, directory: Path, *, fsync_interval: float = 0.1) -> None:
+        self.directory = directory
+        self.fsync_interval = fsync_interval
+        self._segments: list[Segment] = []
+        self._active: Segment | None = None
+        self._dirty = False
+        self._last_sync = 0.0
+
+    @property
+    def depth(self) -> int:
+        """Records on disk not yet replayed."""
+        return sum(s.pending for s in self._segments)
+
+    @property
+    def empty(self) -> bool:
+        return not self._segments
+
+    def is_active(self, segment: Segment) -> bool:
+        """True for the segment new records are appended to."""
+        return segment is self._active
+
+    def claim_orphans(self) -> int:
+        """Take over segments left by dead processes (oldest first); returns their record count."""
+        if not self.directory.is_dir():
+            return 0
+        claimed = 0
+        for tmp in self.directory.glob(".spool-*.new"):
+            _remove_if_abandoned(tmp)
+        for path in sorted(self.directory.glob(SEGMENT_GLOB)):
+            if any(s.path == path for s in self._segments):
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)  # a live writer holds it
+                continue
+            size = os.fstat(fd).st_size
+            if not path.exists():  # replayed and deleted by its owner while we looked
+                os.close(fd)
+                continue
+            lines = _count_lines(fd, size)
+            self._segments.append(Segment(path, fd, size, pending=lines, sealed=True))
+            claimed += lines
+            log.warning("claimed orphaned spool %s with %d records", path.name, lines)
+        self._segments.sort(key=lambda s: s.path.name)
+        return claimed
+
+    def append(self, lines: list[bytes]) -> None:
+        """Write lines at the end of the active segment (fsync follows within the interval)."""
+        if not lines:
+            return
+        seg = self._active or self._open_segment()
+        data = b"".join(lines)
+        view = memoryview(data)
+        while view:
+            written = os.write(seg.fd, view)
+            view = view[written:]
+        seg.size += len(data)
+        seg.pending += len(lines)
+        self._dirty = True
+
+    def _open_segment(self) -> Segment:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"spool-{uuid7()}-{os.getpid()}.jsonl"
+        tmp = self.directory / f".{name}.new"
+        fd = os.open(tmp, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = self.directory / name
+        os.rename(tmp, path)
+        seg = Segment(path, fd, 0)
+        self._segments.append(seg)
+        self._active = seg
+        log.warning("spooling records to %s", path)
+        return seg
+
+    def due_for_sync(self) -> bool:
+        return self._dirty and time.monotonic() - self._last_sync >= self.fsync_interval
+
+    async def sync(self) -> None:
+        """fsync what was appended, off the event loop (a group commit for many appends)."""
+        if not self._dirty or self._active is None:
+            return
+        self._dirty = False
+        self._last_sync = time.monotonic()
+        # A duplicate descriptor keeps the fsync safe if the segment is closed meanwhile.
+        fd = os.dup(self._active.fd)
+        try:
+            await asyncio.to_thread(os.fsync, fd)
+        finally:
+            os.close(fd)
+
+    def sync_now(self) -> None:
+        """fsync immediately (shutdown, and writes after the writer has closed)."""
+        if self._active is not None:
+            os.fsync(self._active.fd)
+        self._dirty = False
+
+    def read(self, limit: int) -> tuple[list[bytes], Cursor | None, bool]:
+        """Up to `limit` whole lines from the oldest segment: (lines, cursor, torn_tail)."""
+        if not self._segments:
+            return [], None, False
+        seg = self._segments[0]
+        lines: list[bytes] = []
+        offset = seg.offset
+        want = READ_CHUNK
+        while len(lines) < limit and offset < seg.size:
+            chunk = os.pread(seg.fd, min(want, seg.size - offset), offset)
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                if offset + len(chunk) >= seg.size:
+                    break
+                want *= 2  # one line longer than the chunk
+                continue
+            for line in chunk[: end + 1].splitlines(keepends=True):
+                if len(lines) == limit:
+                    break
+                lines.append(line)
+                offset += len(line)
+        torn = seg.sealed and not lines and offset < seg.size
+        if torn:  # a crash mid-write left half a line at the end of an orphan
+            offset = seg.size
+        return lines, Cursor(seg, offset, len(lines)), torn
+
+    def advance(self, cursor: Cursor) -> None:
+        """Mark lines up to the cursor as committed; delete a segment once it is fully replayed."""
+        seg = cursor.segment
+        seg.offset = cursor.offset
+        seg.pending = max(0, seg.pending - cursor.lines)
+        if seg.offset >= seg.size and seg is not self._active:
+            self._remove(seg)
+
+    def finish_if_drained(self) -> bool:
+        """Delete the active segment if everything in it was replayed; True when the spool is empty."""
+        seg = self._active
+        if seg is not None and seg.offset >= seg.size and self._segments == [seg]:
+            self._active = None
+            self._remove(seg)
+        return not self._segments
+
+    def _remove(self, seg: Segment) -> None:
+        seg.path.unlink(missing_ok=True)
+        os.close(seg.fd)
+        self._segments.remove(seg)
+        log.info("spool %s replayed and removed", seg.path.name)
+
+    def close(self) -> None:
+        """fsync and release every segment; those not replayed stay for the next start."""
+        self.sync_now()
+        for seg in self._segments:
+            os.close(seg.fd)
+        self._segments.clear()
+        self._active = None
+
+
+def _count_lines(fd: int, size: int) -> int:
+    count = 0
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(READ_CHUNK, size - offset), offset)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        offset += len(chunk)
+    return count
+
+
+def _remove_if_abandoned(path: Path) -> None:
+    """A segment still under its temporary name whose creator died before locking it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        stat = os.fstat(fd)
+        # Young files may be mid-creation by a live writer that has not locked them yet.
+        if stat.st_size == 0 and time.time() - stat.st_mtime > ABANDONED_AFTER_S:
+            path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,422 @@
+"""The durable write-behind writer: the request path hands records over and never waits.
+
+submit_* appends to a bounded in-memory queue. A background task takes batches (up to
+`batch_size` rows, or whatever arrived within `batch_wait_s`), inserts them with
+ON CONFLICT DO NOTHING, commits, and only then removes them from the queue; on error it keeps
+the batch and retries with jittered backoff. When the queue passes 80 % or the database has
+made no progress for 2 s, the queue moves to the on-disk spool and new records follow it
+there, so the order is kept; the spool is replayed, in order, once the database answers,
+and then records go to the queue again. Rows the database refuses as invalid go to a
+dead-letter file instead of blocking the rest. A record is dropped only if even the spool
+write fails (counted in `records_dropped_total`, logged at error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+import orjson
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_DROPPED, RECORDS_REJECTED, RECORDS_WRITTEN, SPOOL_DEPTH
+from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
+from app.store.engine import session_scope
+from app.store.options import WriterOptions
+from app.store.repositories import insert_rows
+from app.store.rows import KINDS, Kind, Record, Row, decode, encode, to_row
+from app.store.spool import Spool
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_FILE = "dead-letter.jsonl"
+FAILURE_LOG_EVERY_S = 10.0
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counts since start (the benchmark and the fault tests read them)."""
+
+    written: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    failures: int = 0
+    peak_queue: int = 0
+    peak_spool: int = 0
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """True when the rows themselves are bad (retrying cannot help); False for a sick database."""
+    if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
+        return True
+    # A bind processor refusing a value (a malformed UUID, a naive datetime) fails before the
+    # database sees anything: a StatementError that wraps no driver error.
+    return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
+
+
+class RecordWriter:
+    """A RecordSink that persists decisions, attempts and health snapshots, never losing one."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        spool: Spool,
+        options: WriterOptions | None = None,
+    ) -> None:
+        self.options = options or WriterOptions()
+        self.stats = WriterStats()
+        self._sessions = sessions
+        self._spool = spool
+        self._queue: deque[tuple[Kind, Record]] = deque()
+        self._spool_at = max(1, int(self.options.queue_size * self.options.spool_at_fraction))
+        self._spooling = False
+        self._closed = False
+        self._epoch = 0
+        self._pending_since: float | None = None
+        self._flushing = 0
+        self._failure_streak = 0
+        self._last_failure_log = 0.0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the RecordSink port (synchronous, never blocks on the database) --
+
+    def submit_decision(self, record: DecisionRecord) -> None:
+        self._submit([("decision", record)])
+
+    def submit_attempts(self, records: Sequence[AttemptRecord]) -> None:
+        self._submit([("attempt", r) for r in records])
+
+    def submit_health_snapshots(self, records: Sequence[HealthSnapshotRecord]) -> None:
+        self._submit([("health", r) for r in records])
+
+    @property
+    def pending(self) -> int:
+        """Records not yet committed: in the queue plus in the spool."""
+        return len(self._queue) + self._spool.depth
+
+    @property
+    def spooling(self) -> bool:
+        return self._spooling
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _submit(self, items: list[tuple[Kind, Record]]) -> None:
+        if not items:
+            return
+        if self._spooling or self._closed:
+            self._to_spool(items)
+            if self._closed:
+                self._spool.sync_now()  # nobody is left to fsync later
+            return
+        was_empty = not self._queue
+        self._queue.extend(items)
+        self._idle.clear()
+        depth = len(self._queue)
+        if was_empty:
+            self._pending_since = time.monotonic()
+            self._wake.set()
+        elif depth >= self.options.batch_size:
+            self._wake.set()
+        self.stats.peak_queue = max(self.stats.peak_queue, depth)
+        if depth >= self._spool_at:
+            self._start_spooling(f"record queue at {depth} of {self.options.queue_size}")
+        else:
+            RECORD_QUEUE_DEPTH.set(depth)
+
+    # -- spooling --
+
+    def _start_spooling(self, reason: str) -> None:
+        """Move the queue to the spool, in order; new records follow it until it is replayed."""
+        if self._spooling:
+            return
+        log.warning("record writer: spooling to disk (%s)", reason)
+        self._spooling = True
+        self._idle.clear()
+        self._epoch += 1  # a batch in flight stays spooled even if its commit succeeds
+        items = list(self._queue)
+        self._queue.clear()
+        self._pending_since = None
+        RECORD_QUEUE_DEPTH.set(0)
+        self._to_spool(items)
+        self._wake.set()
+
+    def _to_spool(self, items: list[tuple[Kind, Record]]) -> None:
+        lines: list[bytes] = []
+        for kind, record in items:
+            try:
+                lines.append(encode(kind, to_row(kind, record)))
+            except (TypeError, ValueError) as exc:
+                self._drop(1, f"cannot serialise a {kind} record: {exc}")
+        try:
+            self._spool.append(lines)
+        except OSError as exc:
+            self._drop(len(lines), f"spool write failed: {exc}")
+            return
+        self.stats.spooled += len(lines)
+        depth = self._spool.depth
+        self.stats.peak_spool = max(self.stats.peak_spool, depth)
+        SPOOL_DEPTH.set(depth)
+
+    def _drop(self, count: int, reason: str) -> None:
+        RECORDS_DROPPED.inc(count)
+        self.stats.dropped += count
+        log.error("record writer: %d record(s) LOST: %s", count, reason)
+
+    def _dead_letter(self, lines: list[bytes], reason: str) -> None:
+        """Keep rows the database refused as invalid, with the reason, for a human to look at."""
+        path = self._spool.directory / DEAD_LETTER_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, b"".join(lines))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._drop(len(lines), f"dead-letter write failed: {exc}")
+            return
+        RECORDS_REJECTED.inc(len(lines))
+        self.stats.rejected += len(lines)
+        log.error("record writer: %d row(s) refused by the database (%s); kept in %s",
+                  len(lines), reason, path)
+
+    # -- lifecycle --
+
+    async def start(self) -> None:
+        """Claim spools orphaned by dead processes (replayed first), then start writing."""
+        orphans = self._spool.claim_orphans()
+        if not self._spool.empty:
+            self._spooling = True
+            self._idle.clear()
+            log.warning("record writer: replaying %d spooled record(s) from a previous run", orphans)
+            SPOOL_DEPTH.set(self._spool.depth)
+        self._tasks = [
+            asyncio.create_task(self._run(), name="record-writer"),
+            asyncio.create_task(self._keep(), name="record-spool-keeper"),
+        ]
+
+    async def flush(self, deadline_s: float | None = None) -> bool:
+        """Wait until everything submitted so far is committed; False if the deadline came first."""
+        self._flushing += 1
+        self._wake.set()
+        try:
+            async with asyncio.timeout(deadline_s):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        finally:
+            self._flushing -= 1
+        return True
+
+    async def close(self, deadline_s: float | None = None) -> bool:
+        """Flush against a deadline, spool whatever is left, stop. True if everything was committed."""
+        deadline = self.options.shutdown_flush_s if deadline_s is None else deadline_s
+        drained = await self.flush(deadline) if deadline > 0 else not (self._queue or self._spooling)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        left = list(self._queue)
+        self._queue.clear()
+        RECORD_QUEUE_DEPTH.set(0)
+        self._to_spool(left)
+        spooled = self._spool.depth
+        self._spool.close()
+        self._closed = True
+        if not drained:
+            log.warning("record writer: shutdown deadline passed; %d record(s) stay in the spool "
+                        "and are replayed at the next start", spooled)
+        return drained
+
+    # -- the background tasks --
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self._spooling:
+                    ok = await self._replay_once()
+                else:
+                    ok = await self._write_queue_once()
+            except Exception:  # a bug must not stop the writer: keep the records, retry
+                log.exception("record writer: unexpected error; retrying")
+                ok = False
+            if ok:
+                self._failure_streak = 0
+            else:
+                await self._backoff()
+
+    async def _keep(self) -> None:
+        """Group-commit the spool (fsync at most every interval) and detect a stuck database."""
+        tick = min(0.05, self.options.fsync_interval_s or 0.05)
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                if self._spool.due_for_sync():
+                    await self._spool.sync()
+            except OSError as exc:
+                log.error("record writer: spool fsync failed: %s", exc)
+            since = self._pending_since
+            if (not self._spooling and self._queue and since is not None
+                    and time.monotonic() - since >= self.options.unreachable_s):
+                self._start_spooling(
+                    f"no commit for {self.options.unreachable_s:g} s with records waiting"
+                )
+
+    async def _backoff(self) -> None:
+        self._failure_streak += 1
+        ceiling = min(self.options.retry_max_s, 0.05 * 2 ** min(self._failure_streak, 10))
+        await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)
+
+    async def _write_queue_once(self) -> bool:
+        if not self._queue:
+            self._wake.clear()
+            await self._wake.wait()
+            return True
+        await self._linger()
+        if self._spooling or not self._queue:
+            return True
+        epoch = self._epoch
+        batch = list(islice(self._queue, self.options.batch_size))
+        rows = [(kind, to_row(kind, record)) for kind, record in batch]
+        if not await self._write(rows):
+            return False
+        if epoch == self._epoch:
+            for _ in batch:
+                self._queue.popleft()
+        self._pending_since = time.monotonic() if self._queue else None
+        if not self._queue and not self._spooling:
+            self._idle.set()
+        RECORD_QUEUE_DEPTH.set(len(self._queue))
+        return True
+
+    async def _linger(self) -> None:
+        """Let a batch fill up: until `batch_size` rows or `batch_wait_s` after the oldest."""
+        start = self._pending_since or time.monotonic()
+        while (len(self._queue) < self.options.batch_size and not self._flushing
+               and not self._spooling):
+            remaining = start + self.options.batch_wait_s - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._wake.wait()
+            except TimeoutError:
+                return
+
+    async def _replay_once(self) -> bool:
+        lines, cursor, torn = self._spool.read(self.options.batch_size)
+        if torn:
+            self._drop(1, "a spool segment ends with half a line (the process died mid-write)")
+        if cursor is not None and not lines:
+            if not self._spool.is_active(cursor.segment):
+                self._spool.advance(cursor)  # a claimed segment read to its end
+                return True
+            if self._spool.finish_if_drained():
+                self._spooling = False
+                self._idle.set()
+                SPOOL_DEPTH.set(0)
+                log.warning("record writer: spool replayed; writing to the database directly again")
+                return True
+            await asyncio.sleep(0.01)
+            return True
+        if cursor is None:  # nothing on disk at all
+            self._spooling = False
+            self._idle.set()
+            return True
+        rows: list[tuple[Kind, Row]] = []
+        for line in lines:
+            try:
+                rows.append(decode(line))
+            except ValueError as exc:
+                self._dead_letter([_wrap_raw(line, str(exc))], str(exc))
+        if not await self._write(rows):
+            return False
+        self._spool.advance(cursor)
+        self.stats.replayed += len(rows)
+        SPOOL_DEPTH.set(self._spool.depth)
+        return True
+
+    async def _write(self, rows: list[tuple[Kind, Row]]) -> bool:
+        """Insert and commit rows; True once they are all stored (or dead-lettered)."""
+        if not rows:
+            return True
+        try:
+            async with asyncio.timeout(self.options.write_timeout_s):
+                await self._insert(rows)
+        except Exception as exc:
+            if is_row_error(exc):
+                return await self._isolate(rows)
+            self._note_failure(exc)
+            return False
+        self.stats.written += len(rows)
+        RECORDS_WRITTEN.inc(len(rows))
+        return True
+
+    async def _insert(self, rows: list[tuple[Kind, Row]]) -> None:
+        by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
+        for kind, row in rows:
+            by_kind[kind].append(row)
+        async with session_scope(self._sessions) as session:
+            for kind in KINDS:  # decisions first, so a reader never sees attempts without one
+                await insert_rows(session, kind, by_kind[kind])
+
+    async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
+        """One row per transaction, to find the invalid ones and store all the others."""
+        for kind, row in rows:
+            try:
+                async with asyncio.timeout(self.options.write_timeout_s):
+                    await self._insert([(kind, row)])
+            except Exception as exc:
+                if not is_row_error(exc):
+                    self._note_failure(exc)
+                    return False
+                self._dead_letter([_wrap_row(kind, row, _describe(exc))], _describe(exc))
+                continue
+            self.stats.written += 1
+            RECORDS_WRITTEN.inc()
+        return True
+
+    def _note_failure(self, exc: BaseException) -> None:
+        self.stats.failures += 1
+        now = time.monotonic()
+        if now - self._last_failure_log >= FAILURE_LOG_EVERY_S:
+            self._last_failure_log = now
+            log.warning("record writer: database write failed, records kept and retried: %s",
+                        _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
+
+
+def _wrap_row(kind: Kind, row: Row, error: str) -> bytes:
+    line = encode(kind, row)
+    return orjson.dumps({"error": error, "record": orjson.Fragment(line.rstrip())},
+                        option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _wrap_raw(line: bytes, error: str) -> bytes:
+    return orjson.dumps({"error": error, "raw": line.decode("utf-8", "replace")},
+                        option=orjson.OPT_APPEND_NEWLINE)

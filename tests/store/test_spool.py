@@ -1,0 +1,129 @@
+"""The on-disk spool: order, exact round trips, orphans of dead processes, torn writes, locking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from app.store.rows import attempt_row, decision_row, decode, encode
+from app.store.spool import Spool
+from tests.store import factories
+
+
+def lines(n: int, start: int = 0) -> list[bytes]:
+    return [f'{{"n": {i}}}\n'.encode() for i in range(start, start + n)]
+
+
+def drain(spool: Spool, batch: int = 7) -> list[bytes]:
+    out: list[bytes] = []
+    while True:
+        got, cursor, _ = spool.read(batch)
+        if cursor is None:
+            return out
+        if not got:
+            if spool.is_active(cursor.segment):
+                assert spool.finish_if_drained()
+                return out
+            spool.advance(cursor)
+            continue
+        out.extend(got)
+        spool.advance(cursor)
+
+
+def test_records_come_back_exactly() -> None:
+    created = dt.datetime(2025, 2, 3, 4, 5, 6, 789, tzinfo=dt.UTC)
+    rec = factories.decision(created_at=created, estimated_cost_usd=Decimal("0.0000000001"))
+    kind, row = decode(encode("decision", decision_row(rec)))
+    assert kind == "decision"
+    assert row == decision_row(rec)
+    att = factories.attempt(rec.id, cost_usd=Decimal("123.4567890123"))
+    assert decode(encode("attempt", attempt_row(att))) == ("attempt", attempt_row(att))
+
+
+@pytest.mark.parametrize("line", [b"{not json\n", b'{"k": "bogus", "r": {}}\n', b'{"k": "decision"}\n'])
+def test_malformed_lines_are_refused(line: bytes) -> None:
+    with pytest.raises(ValueError, match=r"malformed|unknown"):
+        decode(line)
+
+
+def test_lines_replay_in_order_and_the_file_goes_when_done(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append(lines(10))
+    spool.append(lines(15, start=10))
+    assert spool.depth == 25
+    assert len(list(tmp_path.glob("spool-*.jsonl"))) == 1
+    assert drain(spool) == lines(25)
+    assert spool.empty and spool.depth == 0
+    assert list(tmp_path.glob("spool-*.jsonl")) == []
+
+
+def test_appends_during_replay_are_read_after_earlier_lines(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append(lines(5))
+    got, cursor, _ = spool.read(3)
+    assert cursor is not None
+    spool.advance(cursor)
+    spool.append(lines(4, start=5))
+    assert got + drain(spool) == lines(9)
+
+
+def test_a_dead_writers_spool_is_claimed_and_replayed(tmp_path: Path) -> None:
+    dead = Spool(tmp_path)
+    dead.append(lines(12))
+    dead.close()  # what a crash leaves: the file, no lock
+    heir = Spool(tmp_path)
+    assert heir.claim_orphans() == 12
+    heir.append(lines(3, start=12))  # new records queue up behind the orphan
+    assert drain(heir) == lines(15)
+    assert list(tmp_path.glob("spool-*.jsonl")) == []
+
+
+def test_a_live_writers_spool_is_left_alone(tmp_path: Path) -> None:
+    live = Spool(tmp_path)
+    live.append(lines(4))
+    other = Spool(tmp_path)
+    assert other.claim_orphans() == 0
+    assert other.empty
+    assert drain(live) == lines(4)
+
+
+def test_a_torn_last_line_is_reported_and_the_rest_replayed(tmp_path: Path) -> None:
+    dead = Spool(tmp_path)
+    dead.append(lines(3))
+    dead.close()
+    (segment,) = tmp_path.glob("spool-*.jsonl")
+    with segment.open("ab") as fh:
+        fh.write(b'{"n": 3, "half')
+    heir = Spool(tmp_path)
+    assert heir.claim_orphans() == 3
+    got, cursor, torn = heir.read(10)
+    assert got == lines(3) and not torn
+    assert cursor is not None
+    heir.advance(cursor)
+    got, cursor, torn = heir.read(10)
+    assert got == [] and torn
+    assert cursor is not None
+    heir.advance(cursor)
+    assert heir.empty and not segment.exists()
+
+
+def test_a_line_longer_than_the_read_chunk(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    big = b'{"blob": "' + b"x" * (3 << 20) + b'"}\n'
+    spool.append([big, *lines(2)])
+    assert drain(spool) == [big, *lines(2)]
+
+
+async def test_sync_flushes_to_disk(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, fsync_interval=0)
+    spool.append(lines(2))
+    assert spool.due_for_sync()
+    await spool.sync()
+    assert not spool.due_for_sync()
+    (segment,) = tmp_path.glob("spool-*.jsonl")
+    assert segment.read_bytes() == b"".join(lines(2))
+    assert os.stat(segment).st_mode & 0o777 == 0o600
