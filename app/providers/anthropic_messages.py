@@ -105,8 +105,7 @@ def to_wire(target: Target, request: ChatRequest, *, stream: bool = False) -> di
     }
     if request.system:
         body["system"] = request.system
-    if request.temperature is not None:
-        body["temperature"] = min(request.temperature, 1.0)  # this API's range is 0-1
+    # No `temperature`: the current Messages API (and its official SDK) no longer takes one.
     if stream:
         body["stream"] = True
     return body

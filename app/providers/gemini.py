@@ -182,12 +182,12 @@ def _retry_delay(body: bytes) -> float | None:
 # --- I/O ---------------------------------------------------------------------------------------
 
 class GeminiAdapter(ProviderAdapter):
-    """POST {base_url}/v1beta/models/{model}:generateContent with `x-goog-api-key`."""
+    """POST {base_url}/v1/models/{model}:generateContent with `x-goog-api-key` (the SDK's default version)."""
 
     protocol = "gemini"
 
     def url(self, target: Target, method: str) -> str:
-        return f"{target.base_url}/v1beta/models/{quote(target.upstream_model, safe='')}:{method}"
+        return f"{target.base_url}/v1/models/{quote(target.upstream_model, safe='')}:{method}"
 
     async def headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.key or "", "content-type": "application/json"}

@@ -50,7 +50,6 @@ async def test_request_headers_system_and_usage(pool: ProviderPool, fake: FakePr
         "model": "claude-sonnet-4-5",
         "max_tokens": 4096,
         "system": "Be brief.",
-        "temperature": 0.5,
         "messages": [
             {"role": "user", "content": "Hello"},
             {"role": "assistant", "content": "Hi"},

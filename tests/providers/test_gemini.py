@@ -54,7 +54,7 @@ async def test_gemini_request_and_usage(pool: ProviderPool, fake: FakeProvider) 
     )
     sent = fake.last
     assert str(sent.url) == (
-        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
+        "https://generativelanguage.googleapis.com/v1/models/gemini-2.5-flash:generateContent"
     )
     assert sent.headers["x-goog-api-key"] == "gemini-key"
     assert fake.last_json() == {
