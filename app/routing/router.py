@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.config.catalog import Catalog
 from app.config.enums import BudgetTier, Region, TaskType
@@ -13,6 +14,9 @@ from app.routing.engine import HealthSnapshot, decide
 from app.routing.index import CatalogIndex
 from app.routing.schemas import ProviderHealth, RouteRequest, RoutingDecision
 from app.routing.tokens import estimate_message_tokens, estimate_text_tokens
+
+if TYPE_CHECKING:
+    from app.execution.result import ExecutionResult
 
 _FROM_ENV = object()
 
@@ -106,3 +110,12 @@ class SmartLLMRouter:
             expected_output_tokens=expected_output_tokens,
         )
         return self.decide(request)
+
+    async def execute_with_fallback(
+        self, routing_decision: RoutingDecision, execution_func: Any = None, **kwargs: Any
+    ) -> ExecutionResult:
+        """Run the decision's chain with fallback (app.execution.execute_with_fallback, this catalog)."""
+        from app.execution.library import execute_with_fallback  # routing itself stays free of I/O
+
+        kwargs.setdefault("catalog", self.catalog)
+        return await execute_with_fallback(routing_decision, execution_func, **kwargs)
