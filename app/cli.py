@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each module under app/commands/ has `register(subparsers)` adding its subcommands.
-COMMANDS: list[str] = ["db"]
+COMMANDS: list[str] = ["db", "simulator"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
