@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from app.config.enums import BudgetTier, Region, TaskType
 from app.errors import ConfigError, NoEligibleProvider
@@ -15,8 +17,6 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.config.settings import Settings
 
     settings = Settings()
@@ -27,11 +27,35 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    uvicorn.run(
-        "app.main:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level, access_log=False,
-    )
+    serve_app(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
+
+
+def serve_app(**options: Any) -> None:
+    """Run the service under uvicorn; a SIGTERM that drained and flushed cleanly exits 0.
+
+    uvicorn re-raises the signal after its graceful shutdown (so the process would end with
+    -15/143); with one worker we keep the clean exit instead. Several workers run under
+    uvicorn's supervisor, which already exits 0.
+    """
+    import uvicorn
+
+    config = uvicorn.Config("app.main:create_app", factory=True, access_log=False, **options)
+    if config.workers > 1:
+        uvicorn.run("app.main:create_app", factory=True, access_log=False, **options)
+        return
+
+    class CleanExitServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    server = CleanExitServer(config)
+    server.run()
+    if not server.started:  # the lifespan failed (e.g. a database schema behind the code)
+        raise SystemExit(3)
 
 
 def _route(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
     db = subparsers.add_parser("db", help="database schema: upgrade, current, downgrade")
     sub = db.add_subparsers(dest="db_command", required=True)
     up = sub.add_parser("upgrade", help="apply migrations (default: up to the newest)")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="heads")
     up.set_defaults(handler=_upgrade)
     cur = sub.add_parser("current", help="print the database's revision and the code's")
     cur.set_defaults(handler=_current)
@@ -29,7 +29,7 @@ def _url() -> str:
     return database_url(Settings())
 
 
-async def _run(action: str, revision: str) -> str | None:
+async def _run(action: str, revision: str) -> tuple[str, ...]:
     url = _url()
     engine = create_engine(url)
     try:
@@ -37,7 +37,7 @@ async def _run(action: str, revision: str) -> str | None:
             await migrate.upgrade(engine, revision)
         elif action == "downgrade":
             await migrate.downgrade(engine, revision)
-        return await migrate.current_revision(engine)
+        return await migrate.current_revisions(engine)
     finally:
         await engine.dispose()
 
@@ -48,7 +48,8 @@ def _upgrade(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"upgrade of {redacted(_url())} failed: {exc}", file=sys.stderr)
         return 1
-    print(f"{redacted(_url())} is at revision {current} (code head {migrate.head_revision()})")
+    print(f"{redacted(_url())} is at revision {migrate.describe(current)} "
+          f"(code head {migrate.describe(migrate.head_revisions())})")
     return 0
 
 
@@ -58,7 +59,7 @@ def _downgrade(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"downgrade of {redacted(_url())} failed: {exc}", file=sys.stderr)
         return 1
-    print(f"{redacted(_url())} is at revision {current or 'base (empty)'}")
+    print(f"{redacted(_url())} is at revision {migrate.describe(current)}")
     return 0
 
 
@@ -68,7 +69,8 @@ def _current(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"cannot read the schema revision of {redacted(_url())}: {exc}", file=sys.stderr)
         return 1
-    head = migrate.head_revision()
-    state = "up to date" if current == head else "behind: run `llm-router db upgrade`"
-    print(f"{redacted(_url())}: revision {current or 'none'}, code head {head} ({state})")
-    return 0 if current == head else 3
+    heads = migrate.head_revisions()
+    state = "up to date" if current == heads else "not at head: run `llm-router db upgrade`"
+    print(f"{redacted(_url())}: revision {migrate.describe(current)}, code head "
+          f"{migrate.describe(heads)} ({state})")
+    return 0 if current == heads else 3

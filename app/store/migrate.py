@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import importlib
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +25,29 @@ from app.store.engine import redacted
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 UPGRADE_HINT = "run `llm-router db upgrade` (with the same DATABASE_URL) and start again"
+
+
+# Every module that declares tables, and its MetaData (or declarative base): env.py and the
+# models-match-migrations test compare the database with exactly these. A subsystem that adds
+# tables adds its line here; a module not written yet is skipped.
+TABLE_MODULES: dict[str, str] = {
+    "app.store.models": "Base",
+    "app.tenancy.tables": "Base",
+    "app.analytics.tables": "ROLLUP_METADATA",
+}
+
+
+def target_metadata() -> list[MetaData]:
+    """The metadata of every table the migrations create."""
+    found: list[MetaData] = []
+    for module_name, attr in TABLE_MODULES.items():
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        obj = getattr(importlib.import_module(module_name), attr)
+        metadata = obj if isinstance(obj, MetaData) else obj.metadata
+        if all(metadata is not m for m in found):
+            found.append(metadata)
+    return found
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -35,12 +61,12 @@ def alembic_config() -> Config:
     return cfg
 
 
-def head_revision() -> str:
-    """The newest revision the code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
+def head_revisions() -> tuple[str, ...]:
+    """The newest revision(s) the code knows (several while branches are not merged)."""
+    heads = tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+    if not heads:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
-    return head
+    return heads
 
 
 def _with_connection(connection: Connection, action: str, revision: str) -> None:
@@ -49,8 +75,8 @@ def _with_connection(connection: Connection, action: str, revision: str) -> None
     getattr(command, action)(cfg, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` in one transaction."""
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Apply migrations up to `revision` (default: every head) in one transaction."""
     async with engine.begin() as conn:
         await conn.run_sync(_with_connection, "upgrade", revision)
 
@@ -60,37 +86,41 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
         await conn.run_sync(_with_connection, "downgrade", revision)
 
 
-def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+def _current(connection: Connection) -> tuple[str, ...]:
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    """The revision stamped in the database (None if it was never migrated)."""
+async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
+    """The revision(s) stamped in the database (empty if it was never migrated)."""
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
 
 
+def describe(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) if revisions else "none"
+
+
 async def check_current(engine: AsyncEngine, url: str) -> None:
-    """Raise SchemaOutOfDate unless the database is exactly at the code's head revision."""
-    current = await current_revision(engine)
-    head = head_revision()
-    if current == head:
+    """Raise SchemaOutOfDate unless the database is exactly at the code's head revision(s)."""
+    current = await current_revisions(engine)
+    heads = head_revisions()
+    if current == heads:
         return
     where = redacted(url)
-    if current is None:
+    if not current:
         raise SchemaOutOfDate(f"the database {where} has no schema yet (code needs revision "
-                              f"{head}): {UPGRADE_HINT}")
+                              f"{describe(heads)}): {UPGRADE_HINT}")
     script = ScriptDirectory.from_config(alembic_config())
     try:
         known = {rev.revision for rev in script.walk_revisions()}
     except CommandError:
         known = set()
-    if current in known:
-        raise SchemaOutOfDate(f"the database {where} is at schema revision {current}, older than "
-                              f"this version's {head}: {UPGRADE_HINT}")
-    raise SchemaOutOfDate(f"the database {where} is at schema revision {current}, which this "
-                          f"version does not know (a newer version migrated it?); deploy that "
-                          f"version or downgrade the database to {head}")
+    if set(current) <= known:
+        raise SchemaOutOfDate(f"the database {where} is at schema revision {describe(current)}, "
+                              f"older than this version's {describe(heads)}: {UPGRADE_HINT}")
+    raise SchemaOutOfDate(f"the database {where} is at schema revision {describe(current)}, which "
+                          f"this version does not know (a newer version migrated it?); deploy that "
+                          f"version or downgrade the database to {describe(heads)}")
 
 
 @contextmanager

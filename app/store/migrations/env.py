@@ -14,10 +14,10 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
-from app.store.models import Base
+from app.store.migrate import target_metadata as all_metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = all_metadata()
 
 
 def _configure(connection: Connection) -> None:
