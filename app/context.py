@@ -11,6 +11,7 @@ from app.records import DiscardingSink, RecordSink
 from app.routing.router import SmartLLMRouter
 
 if TYPE_CHECKING:
+    from app.health.tracker import HealthTracker
     from app.store.lifecycle import Store
 
 
@@ -27,3 +28,5 @@ class ServiceContext:
     # engine and session factory to analytics and tenancy; None until the lifespan opens it.
     recorder: RecordSink = field(default_factory=DiscardingSink)
     store: Store | None = None
+    # Per-provider health the router reads and every attempt feeds (app/health; a HealthSource).
+    health: HealthTracker | None = None

@@ -10,13 +10,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import routing, system
+from app.api import health_status, metrics, routing, system
 from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
 from app.config.loader import load_catalog
 from app.config.settings import Settings
 from app.context import ServiceContext
+from app.health.runtime import start_health
+from app.health.tracker import HealthTracker
+from app.metrics import worker_exited
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
 from app.store.lifecycle import open_store
@@ -49,14 +52,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # SQLite is migrated here; a PostgreSQL schema behind the code stops start-up.
         store = await open_store(settings)
         ctx.store, ctx.recorder = store, store.recorder
+        # Breakers shared through Redis when REDIS_URL is set; probes, snapshots, cost alerts.
+        ctx.health = HealthTracker(ctx.catalog)
+        health = await start_health(ctx.health, ctx.catalog, settings, store=store)
         app.state.ctx = ctx
         if not settings.auth_enabled:
             log.warning("ROUTER_MASTER_KEY is not set: authentication is off (local use only)")
         try:
             yield
         finally:
+            await health.stop()
             # uvicorn has drained requests in flight: flush against the deadline, spool the rest.
             await store.close()
+            worker_exited()
 
     app = FastAPI(
         title="Smart LLM Router",
@@ -68,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, RouteRequest)
     app.include_router(system.router)
     app.include_router(routing.router)
+    app.include_router(health_status.router)
+    app.include_router(metrics.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
