@@ -73,6 +73,10 @@ COST = Counter(
 BASELINE_COST = Counter(
     "llm_router_baseline_cost_usd_total", "What the baseline model would have cost", ["task"],
 )
+QUALITY = Histogram(
+    "llm_router_quality_score", "Quality score (0-10, the design note's heuristic) of answers",
+    ["provider"], buckets=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+)
 PROVIDER_HEALTH = Gauge(
     "llm_router_provider_health", "1 healthy, 0.5 degraded, 0 open", ["provider"],
     multiprocess_mode="livemostrecent",

@@ -30,3 +30,4 @@ def count_request(decision: RoutingDecision, attempts: list[AttemptRecord],
     metrics.TOKENS.labels(result.provider, result.model, "output").inc(result.usage.output_tokens)
     metrics.COST.labels(result.provider, result.model, task).inc(float(result.cost_usd))
     metrics.BASELINE_COST.labels(task).inc(float(result.baseline_cost_usd))
+    metrics.QUALITY.labels(result.provider).observe(result.quality_score)
