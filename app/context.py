@@ -13,6 +13,7 @@ from app.routing.router import SmartLLMRouter
 if TYPE_CHECKING:
     from app.health.tracker import HealthTracker
     from app.store.lifecycle import Store
+    from app.tenancy.service import Tenancy
 
 
 @dataclass
@@ -30,3 +31,5 @@ class ServiceContext:
     store: Store | None = None
     # Per-provider health the router reads and every attempt feeds (app/health; a HealthSource).
     health: HealthTracker | None = None
+    # Keys, budgets and rate limits (app/tenancy); None until the lifespan opens it.
+    tenancy: Tenancy | None = None

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import health_status, metrics, routing, system
+from app.api import admin, health_status, metrics, routing, system
 from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
@@ -23,6 +23,10 @@ from app.metrics import worker_exited
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
 from app.store.lifecycle import open_store
+from app.tenancy.edge import Edge
+from app.tenancy.middleware import Authentication
+from app.tenancy.service import Tenancy
+from app.tenancy.settings import TenancySettings
 
 log = logging.getLogger("app")
 
@@ -45,6 +49,7 @@ def build_context(settings: Settings) -> ServiceContext:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service. Settings come from the environment unless given (tests give them)."""
     settings = settings or Settings()
+    tenancy_options = TenancySettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,12 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Breakers shared through Redis when REDIS_URL is set; probes, snapshots, cost alerts.
         ctx.health = HealthTracker(ctx.catalog)
         health = await start_health(ctx.health, ctx.catalog, settings, store=store)
+        # API keys, budgets and rate limits; the budget sweeper runs until shutdown.
+        ctx.tenancy = await Tenancy.open(settings, store.sessions, tenancy_options)
         app.state.ctx = ctx
         if not settings.auth_enabled:
-            log.warning("ROUTER_MASTER_KEY is not set: authentication is off (local use only)")
+            log.warning("authentication is OFF: ROUTER_MASTER_KEY is not set, so every request is served "
+                        "without a key; listen on loopback only (local development and the demo)")
         try:
             yield
         finally:
+            await ctx.tenancy.aclose()
             await health.stop()
             # uvicorn has drained requests in flight: flush against the deadline, spool the rest.
             await store.close()
@@ -78,6 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routing.router)
     app.include_router(health_status.router)
     app.include_router(metrics.router)
+    app.include_router(admin.router)
+    app.include_router(admin.me_router)
+    # Inside CORS (so 401s carry CORS headers and preflights pass), outside everything else.
+    app.add_middleware(Authentication, enabled=settings.auth_enabled,
+                       public_paths=tenancy_options.public_paths)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -87,4 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["x-router-decision-id", "x-router-provider", "x-router-model"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Edge, max_in_flight=tenancy_options.max_in_flight,
+                       public_paths=tenancy_options.public_paths)
     return app

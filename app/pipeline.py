@@ -8,6 +8,7 @@ from app.context import ServiceContext
 from app.errors import NoEligibleProvider
 from app.records import DecisionRecord
 from app.routing.schemas import RouteRequest, RoutingDecision
+from app.tenancy.admission import bind_tenant
 
 
 def route(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
@@ -16,6 +17,7 @@ def route(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
     A 422 no_eligible_provider is recorded too (status rejected, with every exclusion) and its
     `details.decision_id` names the record. Recording never waits on the database.
     """
+    bind_tenant(request)  # with authentication on, the tenant is the key's, whatever the body says
     decision_id = str(uuid7())
     try:
         decision = ctx.router.decide(request, keyed=ctx.keyed_providers, decision_id=decision_id)
