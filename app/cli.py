@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each module under app/commands/ has `register(subparsers)` adding its subcommands.
-COMMANDS: list[str] = ["db", "simulator"]
+COMMANDS: list[str] = ["db", "simulator", "demo"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from app.routing.router import SmartLLMRouter
 
 if TYPE_CHECKING:
     from app.health.tracker import HealthTracker
+    from app.providers.pool import ProviderPool
     from app.store.lifecycle import Store
     from app.tenancy.service import Tenancy
 
@@ -29,6 +30,8 @@ class ServiceContext:
     # engine and session factory to analytics and tenancy; None until the lifespan opens it.
     recorder: RecordSink = field(default_factory=DiscardingSink)
     store: Store | None = None
+    # One pooled client per provider (app/providers); None until the lifespan opens it.
+    providers: ProviderPool | None = None
     # Per-provider health the router reads and every attempt feeds (app/health; a HealthSource).
     health: HealthTracker | None = None
     # Keys, budgets and rate limits (app/tenancy); None until the lifespan opens it.

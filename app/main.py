@@ -10,16 +10,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import admin, health_status, metrics, routing, system
+from app.api import admin, execute, health_status, metrics, routing, system
 from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
 from app.config.loader import load_catalog
 from app.config.settings import Settings
 from app.context import ServiceContext
+from app.execution.schemas import ExecuteRequest
 from app.health.runtime import start_health
 from app.health.tracker import HealthTracker
 from app.metrics import worker_exited
+from app.providers.pool import ProviderPool
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
 from app.store.lifecycle import open_store
@@ -57,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # SQLite is migrated here; a PostgreSQL schema behind the code stops start-up.
         store = await open_store(settings)
         ctx.store, ctx.recorder = store, store.recorder
+        # One pooled client per provider; only providers we can call are routed to.
+        ctx.providers = await ProviderPool.open(ctx.catalog)
+        ctx.keyed_providers = ctx.providers.available()
         # Breakers shared through Redis when REDIS_URL is set; probes, snapshots, cost alerts.
         ctx.health = HealthTracker(ctx.catalog)
         health = await start_health(ctx.health, ctx.catalog, settings, store=store)
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await ctx.tenancy.aclose()
             await health.stop()
+            await ctx.providers.aclose()
             # uvicorn has drained requests in flight: flush against the deadline, spool the rest.
             await store.close()
             worker_exited()
@@ -82,9 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_openapi(app, RouteRequest)
+    install_openapi(app, RouteRequest, ExecuteRequest)
     app.include_router(system.router)
     app.include_router(routing.router)
+    app.include_router(execute.router)
     app.include_router(health_status.router)
     app.include_router(metrics.router)
     app.include_router(admin.router)

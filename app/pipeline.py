@@ -6,9 +6,15 @@ from uuid6 import uuid7
 
 from app.context import ServiceContext
 from app.errors import NoEligibleProvider
-from app.records import DecisionRecord
+from app.execution.fallback import execute_chain
+from app.execution.invokers import AdapterInvoker
+from app.execution.result import ExecutionResult, finish
+from app.execution.schemas import ExecuteRequest
+from app.execution.telemetry import count_attempt, count_request
+from app.providers.messages import chat_request
+from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
 from app.routing.schemas import RouteRequest, RoutingDecision
-from app.tenancy.admission import bind_tenant
+from app.tenancy.admission import admit, bind_tenant
 
 
 def route(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
@@ -17,15 +23,65 @@ def route(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
     A 422 no_eligible_provider is recorded too (status rejected, with every exclusion) and its
     `details.decision_id` names the record. Recording never waits on the database.
     """
+    decision = decide(ctx, request)
+    ctx.recorder.submit_decision(DecisionRecord.from_decision(decision))
+    return decision
+
+
+def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
+    """The decision, unrecorded; a 422 no_eligible_provider is recorded here as rejected."""
     bind_tenant(request)  # with authentication on, the tenant is the key's, whatever the body says
     decision_id = str(uuid7())
     try:
-        decision = ctx.router.decide(request, keyed=ctx.keyed_providers, decision_id=decision_id)
+        decision = ctx.router.decide(request, keyed=ctx.keyed_providers, decision_id=decision_id,
+                                     health=ctx.health.snapshot() if ctx.health is not None else None)
     except NoEligibleProvider as exc:
         exc.details["decision_id"] = decision_id
         ctx.recorder.submit_decision(DecisionRecord.rejected(
             decision_id, exc.details, tenant=request.tenant, user=request.user,
         ))
         raise
-    ctx.recorder.submit_decision(DecisionRecord.from_decision(decision))
     return decision
+
+
+async def execute(ctx: ServiceContext, request: ExecuteRequest) -> ExecutionResult:
+    """Route, call the chain with fallback, record the decision and every attempt, update metrics.
+
+    Raises ProviderRejectedRequest (a 4xx the request caused) or AllProvidersFailed (502); both
+    are recorded first. Health sees each attempt as it ends, so concurrent requests learn at once.
+    """
+    chat = chat_request((m.model_dump() for m in request.messages or ()), prompt=request.prompt,
+                        max_tokens=request.max_tokens, temperature=request.temperature)
+    decision = decide(ctx, request)
+    # The tenant's tokens per minute (429) and budget (402: the estimate is held until settled).
+    deadline_s = request.deadline_s or ctx.catalog.retries.deadline_s
+    admission = await admit(ctx, request, decision, deadline_s=deadline_s)
+    decision = admission.decision
+    health = ctx.health
+
+    def observe(attempt: AttemptRecord, retry_after_s: float | None) -> None:
+        count_attempt(attempt)
+        if health is not None and attempt.outcome is not Outcome.SKIPPED:
+            health.observe(attempt, retry_after_s=retry_after_s)
+
+    if ctx.providers is None:
+        raise RuntimeError("the provider pool is not open (the lifespan builds it)")
+    try:
+        outcome = await execute_chain(decision, AdapterInvoker(ctx.providers, chat),
+                                      retries=ctx.catalog.retries, deadline_s=request.deadline_s,
+                                      observe=observe)
+    except BaseException:
+        admission.abandon()
+        raise
+    done = finish(outcome, chat, chars_per_token=ctx.catalog.defaults.chars_per_token)
+    await admission.settle(outcome.attempts)
+    succeeded = isinstance(done, ExecutionResult)
+    ctx.recorder.submit_decision(DecisionRecord.from_decision(
+        decision, status=DecisionStatus.SUCCEEDED if succeeded else DecisionStatus.FAILED))
+    ctx.recorder.submit_attempts(outcome.attempts)
+    label = "success" if succeeded else ("rejected" if outcome.rejected else "failed")
+    count_request(decision, outcome.attempts, done if isinstance(done, ExecutionResult) else None,
+                  label, outcome.latency_ms)
+    if isinstance(done, ExecutionResult):
+        return done
+    raise done

@@ -253,7 +253,8 @@ class BedrockConverseAdapter(ProviderAdapter):
         buffer = botocore.eventstream.EventStreamBuffer()
         stopped = False
         try:
-            async with self.client.stream("POST", url, headers=headers, content=body) as response:
+            response = await self.client.send(self.request(url, headers, body), stream=True)
+            try:
                 await self.raise_for_stream(response)
                 async for data in response.aiter_bytes():
                     buffer.add_data(data)
@@ -264,6 +265,8 @@ class BedrockConverseAdapter(ProviderAdapter):
                         stopped = stopped or event_type == "messageStop"
                         if event_type == "metadata":
                             return
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             raise classify_transport(exc) from exc
         except botocore.eventstream.ParserError as exc:

@@ -17,10 +17,13 @@ async def sse_events(
     """POST, check the status, then yield each event; the caller decides what ends the stream."""
     headers = {**headers, "accept": "text/event-stream"}
     try:
-        async with adapter.client.stream("POST", url, headers=headers, content=content) as response:
+        response = await adapter.client.send(adapter.request(url, headers, content), stream=True)
+        try:
             await adapter.raise_for_stream(response)
             async for event in EventSource(response).aiter_sse():
                 yield event
+        finally:
+            await response.aclose()
     except httpx.TransportError as exc:
         raise classify_transport(exc) from exc
     except SSEError as exc:

@@ -1,0 +1,123 @@
+"""Execution speed: POST /execute in front of the provider simulator, against the simulator called
+directly and a bare FastAPI pass-through (one aiohttp-backed client, no routing, no recording).
+
+Run: .venv/bin/python bench/bench_execute.py [--seconds 5] [--concurrency 1 16 64]
+Goal (issue 4): one worker of ours serves >= 60 % of the pass-through's requests per second at
+concurrency 16. Added latency = a target's p50/p99 minus the simulator's own, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.commands.demo import placeholder_keys, write_catalog
+from app.config.loader import load_catalog
+from app.simulator import SimulatorProcess
+from bench.loadgen import LoadResult, free_port, start_uvicorn, stop
+
+MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
+EXECUTE_BODY = {"task_type": "chat", "budget": "low", "messages": MESSAGES, "max_tokens": 64}
+PROVIDER_BODY = {"model": "deepseek-chat", "messages": MESSAGES, "max_tokens": 64}
+GOAL = 0.60
+
+
+async def drive(url: str, body: dict[str, object], *, concurrency: int, seconds: float,
+                warmup_s: float = 1.0) -> LoadResult:
+    """Closed loop like bench.loadgen.drive, with the provider key the simulator asks for."""
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    headers = {"authorization": "Bearer bench-key"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        async def one() -> tuple[bool, float]:
+            t0 = time.perf_counter()
+            async with session.post(url, json=body) as resp:
+                await resp.read()
+                ok = resp.status < 400
+            return ok, (time.perf_counter() - t0) * 1000
+
+        end_warm = time.monotonic() + warmup_s
+        while time.monotonic() < end_warm:
+            await asyncio.gather(*(one() for _ in range(concurrency)))
+        latencies: list[float] = []
+        errors = 0
+        stop_at = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < stop_at:
+                ok, ms = await one()
+                latencies.append(ms)
+                errors += 0 if ok else 1
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return LoadResult(len(latencies), errors, time.monotonic() - t0, latencies)
+
+
+def line(name: str, c: int, r: LoadResult, direct: LoadResult) -> str:
+    add50, add99 = r.pct(0.5) - direct.pct(0.5), r.pct(0.99) - direct.pct(0.99)
+    return (f"{name:<22}{c:>4}{r.rps:>10.0f}{r.pct(0.5):>9.2f}{r.pct(0.99):>9.2f}"
+            f"{add50:>+11.2f}{add99:>+11.2f}{r.errors:>8}")
+
+
+async def run(args: argparse.Namespace) -> int:
+    simulator = SimulatorProcess(log_level="warning").start()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-execute-")
+    procs = []
+    try:
+        catalog = simulator.catalog(load_catalog())
+        path = write_catalog(catalog, Path(tmp.name) / "catalog.yaml")
+        ours_port, bare_port = free_port(), free_port()
+        env = {**placeholder_keys(catalog, os.environ), "ROUTER_CONFIG": str(path),
+               "DATABASE_URL": f"sqlite+aiosqlite:///{tmp.name}/router.db", "ROUTER_DATA_DIR": tmp.name,
+               "ROUTER_LOG_LEVEL": "WARNING"}
+        procs.append(start_uvicorn("app.main:create_app", ours_port, env))
+        upstream = str(catalog.providers["deepseek"].base_url).rstrip("/")  # already the simulator's
+        procs.append(start_uvicorn("bench.passthrough_app:create_passthrough_app", bare_port,
+                                   {"PASSTHROUGH_UPSTREAM": f"{upstream}/chat/completions"}))
+        targets = {
+            "simulator (direct)": (f"{upstream}/chat/completions", PROVIDER_BODY),
+            "bare pass-through": (f"http://127.0.0.1:{bare_port}/passthrough", PROVIDER_BODY),
+            "router /execute": (f"http://127.0.0.1:{ours_port}/api/brain/ai-assistant/execute", EXECUTE_BODY),
+        }
+        print(f"{'target':<22}{'c':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>11}{'+p99 ms':>11}"
+              f"{'errors':>8}")
+        ratios: dict[int, float] = {}
+        for c in args.concurrency:
+            results = {}
+            for name, (url, body) in targets.items():
+                results[name] = await drive(url, body, concurrency=c, seconds=args.seconds, warmup_s=1.0)
+            direct = results["simulator (direct)"]
+            for name, result in results.items():
+                print(line(name, c, result, direct))
+            ratios[c] = results["router /execute"].rps / results["bare pass-through"].rps
+            print(f"{'':<22}{c:>4}  router / pass-through = {ratios[c]:.0%}")
+        ok = ratios.get(16, 1.0) >= GOAL
+        print(f"goal: >= {GOAL:.0%} of the pass-through at concurrency 16: "
+              f"{'met' if ok else 'NOT met'} ({ratios.get(16, float('nan')):.0%})")
+        return 0 if ok else 1
+    finally:
+        for proc in procs:
+            stop(proc)
+        simulator.stop()
+        tmp.cleanup()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
