@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import admin, execute, health_status, metrics, routing, system
+from app.api import admin, execute, health_status, metrics, openai_compat, routing, system
 from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(routing.router)
     app.include_router(execute.router)
+    app.include_router(openai_compat.router)
     app.include_router(health_status.router)
     app.include_router(metrics.router)
     app.include_router(admin.router)

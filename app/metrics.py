@@ -64,6 +64,15 @@ ATTEMPT_LATENCY = Histogram(
     "llm_router_attempt_latency_seconds", "Latency of one provider call",
     ["provider", "outcome"], buckets=LATENCY_BUCKETS,
 )
+TIME_TO_FIRST_TOKEN = Histogram(
+    "llm_router_time_to_first_token_seconds", "Streamed calls: request sent to first content chunk",
+    ["provider"], buckets=LATENCY_BUCKETS,
+)
+STREAMS_BROKEN = Counter(
+    "llm_router_streams_broken_total",
+    "Streams ended after their first byte: provider failure, idle timeout or client disconnect",
+    ["provider", "reason"],
+)
 TOKENS = Counter(
     "llm_router_tokens_total", "Tokens billed by providers", ["provider", "model", "direction"],
 )

@@ -24,6 +24,10 @@ class Strict(BaseModel):
 class Timeouts(Strict):
     connect_s: float = Field(default=3.0, gt=0, le=60)
     read_s: float = Field(default=60.0, gt=0, le=600)
+    # Streams: no first content chunk within first_token_s falls back to the next provider;
+    # a gap over stream_idle_s after it ends the stream with an error event.
+    first_token_s: float = Field(default=30.0, gt=0, le=600)
+    stream_idle_s: float = Field(default=30.0, gt=0, le=600)
 
 
 class Deployment(Strict):

@@ -1,0 +1,64 @@
+"""`POST /v1/chat/completions` and `GET /v1/models`: the OpenAI API, routed (any OpenAI SDK works
+by changing its base URL). Errors leave in OpenAI's shape, not the service envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app.api.deps import context_of
+from app.api.errors import json_response
+from app.errors import PayloadTooLarge, RouterError
+from app.openai_compat import service
+from app.openai_compat.errors import router_error_response, validation_error_response
+from app.openai_compat.listing import model_list
+from app.openai_compat.sse import EventStreamResponse
+from app.openai_compat.wire import ChatCompletionRequest
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A `chat.completion`, or with `stream: true` a `text/event-stream` of "
+                         "`chat.completion.chunk` events ending in `data: [DONE]` (or in an "
+                         "`{\"error\": ...}` event when the provider fails mid-stream)"},
+    400: {"description": "`invalid_request_error`: a bad field (`param` names it), unsupported "
+                         "options (n > 1, tools), or no model meets the constraints"},
+    404: {"description": "`model_not_found`: `model` is neither `auto` nor a `provider/model` id"},
+    502: {"description": "Every provider in the chain failed before answering"},
+}
+
+
+@router.post("/chat/completions", summary="OpenAI-compatible chat completions, routed",
+             responses=RESPONSES, openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": ChatCompletionRequest.model_json_schema()}}}})
+async def chat_completions(request: Request) -> Response:
+    """`model: "auto"` routes with hints (extra body fields or X-Router-* headers); `provider/model` pins."""
+    ctx = context_of(request)
+    try:
+        body = ChatCompletionRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return validation_error_response(exc)
+    except HTTPException as exc:  # the body cap, raised while reading
+        return router_error_response(PayloadTooLarge(str(exc.detail)))
+    prep = None
+    try:
+        prep = await service.prepare(ctx, body, request.headers)
+        if body.stream:
+            relay = await service.open_stream(ctx, prep)
+            return EventStreamResponse(relay.events(), headers={**prep.headers(), **relay.headers()})
+        result = await service.complete(ctx, prep)
+    except RouterError as exc:
+        return router_error_response(exc, prep.headers() if prep is not None else None)
+    return json_response(service.answer(prep, result), headers={
+        **prep.headers(), "x-router-provider": result.provider, "x-router-model": result.model})
+
+
+@router.get("/models", summary="`auto` and every catalog model as `provider/model`")
+async def list_models(request: Request) -> Response:
+    """The OpenAI model list; pass an `id` as `model` to pin it."""
+    ctx = context_of(request)
+    return json_response(model_list(ctx.catalog, ctx.keyed_providers))
