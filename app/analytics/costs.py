@@ -36,9 +36,9 @@ async def cost_analysis(
     filters = scope_filters(tenant)
 
     async def grouped(dims: tuple[str, ...], series: Granularity | None = None) -> list[Any]:
-        stmt = aggregate(ATTEMPTS, window, dialect=dialect, dims=dims, measures=COST_MEASURES,
-                         filters=filters, series=series)
-        return list((await session.execute(stmt)).mappings())
+        stmt, params = aggregate(ATTEMPTS, window, dialect=dialect, dims=dims, measures=COST_MEASURES,
+                                 filters=filters, series=series)
+        return list((await session.execute(stmt, params)).mappings())
 
     by_provider = await grouped(("provider",))
     total = sum((r["cost_usd"] or Decimal(0) for r in by_provider), Decimal(0))

@@ -24,10 +24,10 @@ async def fallback_report(
     """
     dialect = session.get_bind().dialect.name
     filters = scope_filters(tenant, task_type=task_type)
-    calls = await session.execute(aggregate(
+    calls = await session.execute(*aggregate(
         ATTEMPTS, window, dialect=dialect, dims=("provider",), filters=filters,
         measures=("requests", "calls", "successes", "fallback_calls", "fallback_successes")))
-    failed = await session.execute(aggregate(
+    failed = await session.execute(*aggregate(
         FAILURES, window, dialect=dialect, dims=("provider", "outcome", "error_class"),
         measures=("failures", "as_fallback"), filters=filters))
     reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)

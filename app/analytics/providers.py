@@ -52,9 +52,9 @@ async def call_stats(
     filters = scope_filters(tenant, provider=provider, task_type=task_type)
     exact = window.raw_only
     measures = WITH_HISTOGRAM if with_p95 and not exact else CALL_MEASURES
-    stmt = aggregate(ATTEMPTS, window, dialect=dialect, dims=dims, measures=measures, filters=filters)
+    stmt, params = aggregate(ATTEMPTS, window, dialect=dialect, dims=dims, measures=measures, filters=filters)
     out: dict[Key, CallStats] = {}
-    for row in (await session.execute(stmt)).mappings():
+    for row in (await session.execute(stmt, params)).mappings():
         out[tuple(str(row[d]) for d in dims)] = CallStats.from_row(row)
     if with_p95 and exact and out:
         for key, value in (await percentiles.exact(session, window, dims, filters)).items():

@@ -76,12 +76,12 @@ def allowed(index: CatalogIndex, task: str, provider: str, model: str,
 async def _classes(session: AsyncSession, window: Window, tenant: str | None
                    ) -> dict[tuple[str, str], list[ConstraintClass]]:
     """(task, primary provider) -> the constraint classes of its decisions in the window."""
-    stmt = aggregate(DECISIONS, window, dialect=session.get_bind().dialect.name,
+    stmt, params = aggregate(DECISIONS, window, dialect=session.get_bind().dialect.name,
                      dims=("task_type", "primary_provider", "budget", "region", "requires_sla",
                            "requires_compliance"),
                      measures=("decisions", "max_tokens"), filters=scope_filters(tenant))
     out: dict[tuple[str, str], list[ConstraintClass]] = defaultdict(list)
-    for r in (await session.execute(stmt)).mappings():
+    for r in (await session.execute(stmt, params)).mappings():
         if r["primary_provider"]:
             out[(str(r["task_type"]), str(r["primary_provider"]))].append(ConstraintClass(
                 str(r["budget"]), str(r["region"]), bool(r["requires_sla"]),

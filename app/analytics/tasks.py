@@ -22,13 +22,13 @@ async def task_distribution(
     """Per task: decisions by status and share, executed requests, success rate, cost, top providers."""
     dialect = session.get_bind().dialect.name
     filters = scope_filters(tenant)
-    decided = await session.execute(aggregate(
+    decided = await session.execute(*aggregate(
         DECISIONS, window, dialect=dialect, dims=("task_type", "status"), measures=("decisions",),
         filters=filters))
     by_status: dict[str, dict[str, int]] = defaultdict(lambda: {s.value: 0 for s in DecisionStatus})
     for row in decided.mappings():
         by_status[str(row["task_type"])][str(row["status"])] = int(row["decisions"] or 0)
-    executed = await session.execute(aggregate(
+    executed = await session.execute(*aggregate(
         ATTEMPTS, window, dialect=dialect, dims=("task_type", "provider"),
         measures=("requests", "calls", "successes", "cost_usd", "baseline_cost_usd"), filters=filters))
     per_task: dict[str, dict[str, Any]] = defaultdict(lambda: {
