@@ -93,9 +93,15 @@ async def run(args: argparse.Namespace) -> int:
               f"{'errors':>8}")
         ratios: dict[int, float] = {}
         for c in args.concurrency:
-            results = {}
-            for name, (url, body) in targets.items():
-                results[name] = await drive(url, body, concurrency=c, seconds=args.seconds, warmup_s=1.0)
+            # Interleaved one-second slices, so a neighbour's load spike hits every target alike.
+            results = {name: LoadResult(0, 0, 0.0, []) for name in targets}
+            for _ in range(max(1, round(args.seconds))):
+                for name, (url, body) in targets.items():
+                    part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.2)
+                    total = results[name]
+                    results[name] = LoadResult(total.requests + part.requests, total.errors + part.errors,
+                                               total.seconds + part.seconds,
+                                               total.latencies_ms + part.latencies_ms)
             direct = results["simulator (direct)"]
             for name, result in results.items():
                 print(line(name, c, result, direct))
