@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import admin, execute, health_status, metrics, openai_compat, routing, system
+from app.api import (
+    admin,
+    analytics,
+    dashboard,
+    execute,
+    health_status,
+    metrics,
+    openai_compat,
+    routing,
+    system,
+)
 from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
@@ -97,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(admin.router)
     app.include_router(admin.me_router)
+    app.include_router(analytics.router)
+    dashboard.install(app)
     # Inside CORS (so 401s carry CORS headers and preflights pass), outside everything else.
     app.add_middleware(Authentication, enabled=settings.auth_enabled,
                        public_paths=tenancy_options.public_paths)
