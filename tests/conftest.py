@@ -28,6 +28,13 @@ def index(catalog: Catalog) -> CatalogIndex:
     return CatalogIndex(catalog)
 
 
+@pytest.fixture(autouse=True)
+def _no_probes_to_the_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Active probes would call the real provider URLs, unreachable here; tests that exercise
+    probes point the catalog at the simulator and turn them on explicitly."""
+    monkeypatch.setenv("ROUTER_HEALTH_PROBES", "false")
+
+
 @pytest.fixture
 def provider_keys(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Every provider's key variable set to a canary value that must never leak."""
