@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from uuid6 import uuid7
 
 from app.context import ServiceContext
@@ -11,6 +13,7 @@ from app.execution.invokers import AdapterInvoker
 from app.execution.result import ExecutionResult, finish
 from app.execution.schemas import ExecuteRequest
 from app.execution.telemetry import count_attempt, count_request
+from app.metrics import DECISION_LATENCY
 from app.providers.messages import chat_request
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
 from app.routing.schemas import RouteRequest, RoutingDecision
@@ -32,6 +35,7 @@ def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
     """The decision, unrecorded; a 422 no_eligible_provider is recorded here as rejected."""
     bind_tenant(request)  # with authentication on, the tenant is the key's, whatever the body says
     decision_id = str(uuid7())
+    started = time.perf_counter()
     try:
         decision = ctx.router.decide(request, keyed=ctx.keyed_providers, decision_id=decision_id,
                                      health=ctx.health.snapshot() if ctx.health is not None else None)
@@ -41,6 +45,7 @@ def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
             decision_id, exc.details, tenant=request.tenant, user=request.user,
         ))
         raise
+    DECISION_LATENCY.labels(decision.strategy.value).observe(time.perf_counter() - started)
     return decision
 
 

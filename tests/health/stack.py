@@ -32,6 +32,7 @@ class Stack:
             **{k: v for k, v in os.environ.items() if k not in {"ROUTER_MASTER_KEY", "REDIS_URL"}},
             **placeholder_keys(catalog, {}),
             "ROUTER_CONFIG": str(path),
+            "ROUTER_HEALTH_PROBES": "true",  # the catalog points at the simulator
             "ROUTER_HEALTH_TICK_S": "0.1",
             "ROUTER_HEALTH_RESYNC_S": "0.2",
             "ROUTER_HEALTH_PROBE_INTERVAL_S": "3600",
