@@ -35,7 +35,9 @@ def _table(family: Family, grain: str) -> sa.Table:
         ROLLUP_METADATA,
         sa.Column("bucket", UtcDateTime, primary_key=True),
         *(sa.Column(col, column_type(kind), primary_key=True) for col, _e, kind in family.dims),
-        *(sa.Column(m.name, column_type(m.kind), nullable=False) for m in family.measures),
+        *(sa.Column(m.name, column_type(m.kind), nullable=False, server_default=sa.text("0"))
+          for m in family.measures),
+        sa.Index(f"ix_{family.table(grain)}_tenant_bucket", "tenant", "bucket"),
     )
 
 
