@@ -34,8 +34,7 @@ def placeholder_keys(catalog: Catalog, environ: Mapping[str, str]) -> dict[str, 
 
 
 def _run(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from app.cli import serve_app
     from app.config.loader import load_catalog
     from app.simulator import SimulatorProcess
 
@@ -58,8 +57,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"fallback: curl -X PUT {simulator.url}/_control/providers/deepseek "
                   """-H 'content-type: application/json' -d '{"error_rate": 1.0, "status": 500}'""",
                   file=sys.stderr)
-            uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, log_level=args.log_level, access_log=False)
+            # serve_app returns after a SIGTERM (uvicorn.run would re-raise it), so the simulator stops too.
+            serve_app(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     finally:
         simulator.stop()
     return 0

@@ -65,7 +65,7 @@ class WireDeltaContent(WireModel):
 
 
 class WireDeltaMessage(WireModel):
-    content: WireDeltaContent | None = None
+    content: WireDeltaContent | list[Any] | None = None  # message-start carries an empty list
 
 
 class WireDelta(WireModel):
@@ -133,8 +133,9 @@ def chunk_from_wire(data: str) -> tuple[ChatChunk | None, bool]:
     except ValidationError as exc:
         raise ProviderError(ErrorClass.INVALID_RESPONSE, "not a v2 chat stream event") from exc
     delta = event.delta
-    if event.type == "content-delta" and delta and delta.message and delta.message.content:
-        return ChatChunk(text=delta.message.content.text or ""), False
+    content = delta.message.content if delta and delta.message else None
+    if event.type == "content-delta" and isinstance(content, WireDeltaContent):
+        return ChatChunk(text=content.text or ""), False
     if event.type == "message-end":
         reason = delta.finish_reason if delta else None
         return ChatChunk(finish_reason=FINISH.get(reason or "", reason),
