@@ -32,26 +32,61 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.config.loader import load_catalog  # noqa: E402
-from app.store import migrate  # noqa: E402
-from app.store.engine import create_engine  # noqa: E402
-from bench.loadgen import free_port, start_uvicorn, stop  # noqa: E402
+from app.config.loader import load_catalog
+from app.store import migrate
+from app.store.engine import create_engine
+from bench.loadgen import free_port, start_uvicorn, stop
 
 ADMIN_DSN = os.environ.get("ROUTER_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 API = "/api/brain/ai-assistant/analytics"
 CHUNK = 50_000
 TENANTS = [f"tenant-{i:02d}" for i in range(10)]
 DECISION_COLUMNS = (
-    "id", "created_at", "tenant", "end_user", "task_type", "budget", "region", "requires_sla",
-    "requires_compliance", "input_tokens", "output_tokens", "status", "strategy", "primary_provider",
-    "primary_model", "chain", "excluded", "estimated_cost_usd", "baseline_cost_usd", "idempotency_key",
+    "id",
+    "created_at",
+    "tenant",
+    "end_user",
+    "task_type",
+    "budget",
+    "region",
+    "requires_sla",
+    "requires_compliance",
+    "input_tokens",
+    "output_tokens",
+    "status",
+    "strategy",
+    "primary_provider",
+    "primary_model",
+    "chain",
+    "excluded",
+    "estimated_cost_usd",
+    "baseline_cost_usd",
+    "idempotency_key",
     "variant",
 )
 ATTEMPT_COLUMNS = (
-    "id", "decision_id", "attempt_order", "created_at", "provider", "model", "outcome", "task_type",
-    "tenant", "region", "latency_ms", "error_class", "status_code", "input_tokens", "output_tokens",
-    "cached_tokens", "reasoning_tokens", "cost_usd", "baseline_cost_usd", "cost_estimated",
-    "quality_score", "is_fallback",
+    "id",
+    "decision_id",
+    "attempt_order",
+    "created_at",
+    "provider",
+    "model",
+    "outcome",
+    "task_type",
+    "tenant",
+    "region",
+    "latency_ms",
+    "error_class",
+    "status_code",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "baseline_cost_usd",
+    "cost_estimated",
+    "quality_score",
+    "is_fallback",
 )
 Q = Decimal("0.0000000001")
 
@@ -62,8 +97,9 @@ def _models_per_task() -> dict[str, list[tuple[str, str, Decimal, Decimal]]]:
     for pname, spec in catalog.providers.items():
         for m in spec.models:
             for task in m.capabilities:
-                out.setdefault(task.value, []).append((pname, m.name, Decimal(m.input_price),
-                                                       Decimal(m.output_price)))
+                out.setdefault(task.value, []).append(
+                    (pname, m.name, Decimal(m.input_price), Decimal(m.output_price))
+                )
     return out
 
 
@@ -73,8 +109,10 @@ def generate(n: int, days: float, now: dt.datetime, seed: int = 11) -> Any:
     per_task = _models_per_task()
     tasks = sorted(per_task)
     weights = [8 if t == "chat" else 3 if t in ("rag", "code", "summarization") else 1 for t in tasks]
-    chains = {t: [per_task[t][i] for i in rnd.sample(range(len(per_task[t])), min(3, len(per_task[t])))]
-              for t in tasks}
+    chains = {
+        t: [per_task[t][i] for i in rnd.sample(range(len(per_task[t])), min(3, len(per_task[t])))]
+        for t in tasks
+    }
     catalog = load_catalog()
     b_in, b_out = Decimal(catalog.baseline.input_price), Decimal(catalog.baseline.output_price)
     span = days * 86400
@@ -92,8 +130,9 @@ def generate(n: int, days: float, now: dt.datetime, seed: int = 11) -> Any:
             fails = rnd.random() < (0.04 if order == 0 else 0.02)
             latency = rnd.lognormvariate(6.2, 0.5) if not fails else rnd.uniform(10, 3000)
             if fails:
-                outcome, error = rnd.choice([("error", "server_error"), ("timeout", "timeout"),
-                                             ("rate_limited", "rate_limited")])
+                outcome, error = rnd.choice(
+                    [("error", "server_error"), ("timeout", "timeout"), ("rate_limited", "rate_limited")]
+                )
                 cost = base = Decimal(0)
                 t_in = t_out = 0
             else:
@@ -101,19 +140,61 @@ def generate(n: int, days: float, now: dt.datetime, seed: int = 11) -> Any:
                 t_in, t_out = tokens_in, tokens_out
                 cost = ((t_in * p_in + t_out * p_out) / 1_000_000).quantize(Q)
                 base = ((t_in * b_in + t_out * b_out) / 1_000_000).quantize(Q)
-            attempts.append((uuid.uuid4(), did, order, at + dt.timedelta(milliseconds=order), provider, model,
-                             outcome, task, tenant, "global", round(latency, 3), error,
-                             500 if outcome == "error" else None, t_in, t_out, 0, 0, cost, base, False,
-                             None if fails else round(rnd.uniform(5, 9.5), 2), order > 0))
+            attempts.append(
+                (
+                    uuid.uuid4(),
+                    did,
+                    order,
+                    at + dt.timedelta(milliseconds=order),
+                    provider,
+                    model,
+                    outcome,
+                    task,
+                    tenant,
+                    "global",
+                    round(latency, 3),
+                    error,
+                    500 if outcome == "error" else None,
+                    t_in,
+                    t_out,
+                    0,
+                    0,
+                    cost,
+                    base,
+                    False,
+                    None if fails else round(rnd.uniform(5, 9.5), 2),
+                    order > 0,
+                )
+            )
             if not fails:
                 succeeded = True
                 break
         entries = [{"provider": p, "model": m} for p, m, _a, _b in chain]
-        decisions.append((did, at, tenant, None, task, "medium", "global", False, False, tokens_in, tokens_out,
-                          "succeeded" if succeeded else "failed", "balanced", chain[0][0], chain[0][1],
-                          orjson.dumps(entries).decode(),
-                          '[{"provider": "openai", "model": "gpt-4", "reason": "budget"}]',
-                          None, None, None, None))
+        decisions.append(
+            (
+                did,
+                at,
+                tenant,
+                None,
+                task,
+                "medium",
+                "global",
+                False,
+                False,
+                tokens_in,
+                tokens_out,
+                "succeeded" if succeeded else "failed",
+                "balanced",
+                chain[0][0],
+                chain[0][1],
+                orjson.dumps(entries).decode(),
+                '[{"provider": "openai", "model": "gpt-4", "reason": "budget"}]',
+                None,
+                None,
+                None,
+                None,
+            )
+        )
         if len(decisions) >= CHUNK:
             yield decisions, attempts
             decisions, attempts = [], []
@@ -147,8 +228,16 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
 
 
 def time_endpoints(base: str, runs: int) -> list[tuple[str, str, float, float]]:
-    paths = ["/providers", "/providers/deepseek", "/costs", "/tasks", "/fallbacks", "/decisions",
-             "/recommendations", "/export"]
+    paths = [
+        "/providers",
+        "/providers/deepseek",
+        "/costs",
+        "/tasks",
+        "/fallbacks",
+        "/decisions",
+        "/recommendations",
+        "/export",
+    ]
     rows = []
     with httpx.Client(base_url=base, timeout=120) as client:
         for hours, label in ((24, "24 h"), (720, "30 d")):
@@ -175,8 +264,13 @@ def stream_export(base: str, pid: int) -> dict[str, float]:
             size += len(chunk)
     elapsed = time.perf_counter() - t0
     after = peak_rss_mb(pid)
-    return {"seconds": elapsed, "mib": size / 2**20, "rss_before": before[0], "peak_before": before[1],
-            "peak_after": after[1]}
+    return {
+        "seconds": elapsed,
+        "mib": size / 2**20,
+        "rss_before": before[0],
+        "peak_before": before[1],
+        "peak_after": after[1],
+    }
 
 
 async def create_db(name: str) -> str:
@@ -215,13 +309,20 @@ def main() -> None:
     now = dt.datetime.now(dt.UTC)
     proc = None
     try:
-        seconds = asyncio.run(load(f"postgresql://postgres@127.0.0.1:5432/{name}", args.decisions, args.days, now))
-        print(f"loaded {args.decisions:,} decisions over {args.days:g} days in {seconds:.0f} s "
-              f"({args.decisions / seconds:,.0f} decisions/s, roll-ups kept by the triggers)")
+        seconds = asyncio.run(
+            load(f"postgresql://postgres@127.0.0.1:5432/{name}", args.decisions, args.days, now)
+        )
+        print(
+            f"loaded {args.decisions:,} decisions over {args.days:g} days in {seconds:.0f} s "
+            f"({args.decisions / seconds:,.0f} decisions/s, roll-ups kept by the triggers)"
+        )
         port = free_port()
         data = tempfile.mkdtemp(prefix="bench-analytics-")
-        proc = start_uvicorn("app.main:create_app", port,
-                             env={"DATABASE_URL": url, "ROUTER_DATA_DIR": data, "ROUTER_MASTER_KEY": ""})
+        proc = start_uvicorn(
+            "app.main:create_app",
+            port,
+            env={"DATABASE_URL": url, "ROUTER_DATA_DIR": data, "ROUTER_MASTER_KEY": ""},
+        )
         base = f"http://127.0.0.1:{port}"
         print(f"\n{'window':<6} {'endpoint':<22} {'median ms':>10} {'max ms':>8}")
         worst = 0.0
@@ -231,9 +332,11 @@ def main() -> None:
         print(f"slowest median: {worst:.1f} ms (goal: every endpoint under 200 ms)")
         if not args.skip_export:
             e = stream_export(base, proc.pid)
-            print(f"\nraw export, 30 days, ndjson: {e['mib']:,.0f} MiB in {e['seconds']:.0f} s "
-                  f"({e['mib'] / e['seconds']:.1f} MiB/s); service RSS {e['rss_before']:.0f} MiB before, "
-                  f"peak {e['peak_before']:.0f} MiB before and {e['peak_after']:.0f} MiB after the export")
+            print(
+                f"\nraw export, 30 days, ndjson: {e['mib']:,.0f} MiB in {e['seconds']:.0f} s "
+                f"({e['mib'] / e['seconds']:.1f} MiB/s); service RSS {e['rss_before']:.0f} MiB before, "
+                f"peak {e['peak_before']:.0f} MiB before and {e['peak_after']:.0f} MiB after the export"
+            )
     finally:
         if proc is not None:
             stop(proc)

@@ -24,7 +24,7 @@ from app.analytics.window import Window
 PARTITION = 1000
 INDEX_PREFIX = "llm-router"
 
-Summary = Callable[[AsyncSession], Awaitable[dict[str, Any]]]
+Summary = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class ExportFormat(StrEnum):
@@ -74,9 +74,9 @@ async def export_stream(
     summary: Summary,
     tenant: str | None = None,
 ) -> AsyncIterator[bytes]:
-    """The export as chunks of bytes; `summary(session)` gives the aggregate part."""
+    """The export as chunks of bytes; `summary()` gives the aggregate part."""
+    head = await summary()
     async with sessions() as session:
-        head = await summary(session)
         generated = dt.datetime.now(dt.UTC).isoformat()
         meta = {"generated_at": generated, "window_start": window.start.isoformat(),
                 "window_end": window.end.isoformat(), "window_hours": window.hours, "tenant": tenant}

@@ -13,6 +13,7 @@ service can enforce that a tenant sees only its own records.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -156,14 +157,21 @@ class RoutingAnalytics:
         """The export as an async stream of byte chunks (constant memory)."""
         window = Window.last(time_window_hours, now=now)
 
-        async def summary(session: AsyncSession) -> dict[str, Any]:
-            return {
-                "providers": await providers_report(session, window, catalog=self.catalog, tenant=tenant),
-                "costs": await cost_analysis(session, window, tenant=tenant),
-                "tasks": await task_distribution(session, window, tenant=tenant),
-                "fallbacks": await fallback_report(session, window, tenant=tenant),
-                "recommendations": await self._recommendations(session, window, tenant),
-            }
+        async def summary() -> dict[str, Any]:
+            # Independent reports on their own connections, so the database runs them side by side.
+            async def run(report: Any, **kwargs: Any) -> Any:
+                async with self.sessions() as session:
+                    return await report(session, window, **kwargs)
+
+            providers, costs, tasks, fallbacks, recs = await asyncio.gather(
+                run(providers_report, catalog=self.catalog, tenant=tenant),
+                run(cost_analysis, tenant=tenant),
+                run(task_distribution, tenant=tenant),
+                run(fallback_report, tenant=tenant),
+                run(recommendations, catalog=self.catalog, index=self.index, tenant=tenant, keyed=self.keyed),
+            )
+            return {"providers": providers, "costs": costs, "tasks": tasks, "fallbacks": fallbacks,
+                    "recommendations": recs}
 
         return export_stream(self.sessions, window, fmt=ExportFormat(format),
                              include_raw_data=include_raw_data, summary=summary, tenant=tenant)

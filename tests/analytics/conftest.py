@@ -74,8 +74,9 @@ def analytics(engine: AsyncEngine, catalog: Catalog) -> RoutingAnalytics:
     return RoutingAnalytics(create_sessionmaker(engine), catalog=catalog)
 
 
-async def store(engine: AsyncEngine, decisions: Sequence[DecisionRecord],
-                attempts: Sequence[AttemptRecord]) -> None:
+async def store(
+    engine: AsyncEngine, decisions: Sequence[DecisionRecord], attempts: Sequence[AttemptRecord]
+) -> None:
     """Write records the way the store's writer does (insert ignoring duplicates, then commit)."""
     async with session_scope(create_sessionmaker(engine)) as session:
         await insert_rows(session, "decision", [decision_row(d) for d in decisions])

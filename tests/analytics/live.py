@@ -1,4 +1,4 @@
-"""The service over real HTTP in front of the provider simulator, with faults injected, for end-to-end checks."""
+"""The service over real HTTP in front of the provider simulator, for end-to-end checks."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ from app.simulator import SimulatorServer
 from tests.execution.service import ServiceThread
 
 API = "/api/brain/ai-assistant"
-CHAT_LOW = {"task_type": "chat", "budget": "low",
-            "messages": [{"role": "user", "content": "Name three uses of a circuit breaker."}]}
+CHAT_LOW = {
+    "task_type": "chat",
+    "budget": "low",
+    "messages": [{"role": "user", "content": "Name three uses of a circuit breaker."}],
+}
 
 
 @contextmanager
-def running_service(db_url: str, tmp_path: Path, simulator: SimulatorServer, catalog: Catalog,
-                    monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceThread]:
+def running_service(
+    db_url: str, tmp_path: Path, simulator: SimulatorServer, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServiceThread]:
     """The service on a free loopback port, on `db_url`, calling the simulator for every provider."""
     simulator.reset()
     for var, value in EXTRA_PLACEHOLDERS.items():

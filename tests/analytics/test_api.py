@@ -39,7 +39,9 @@ def known(db_url: str) -> scenario.Scenario:
 
 
 @pytest.fixture
-def api(db_url: str, known: scenario.Scenario, tmp_path: Path, provider_keys: dict[str, str]) -> Iterator[TestClient]:
+def api(
+    db_url: str, known: scenario.Scenario, tmp_path: Path, provider_keys: dict[str, str]
+) -> Iterator[TestClient]:
     settings = Settings(database_url=db_url, ROUTER_DATA_DIR=tmp_path)
     with TestClient(create_app(settings)) as client:
         yield client
@@ -51,8 +53,18 @@ def money(value: float) -> Decimal:
 
 def test_costs_contract(api: TestClient) -> None:
     body = api.get(f"{API}/costs", params={"window_hours": 24}).json()
-    for name in ("window_hours", "requests", "total_cost_usd", "baseline_cost_usd", "savings_usd",
-                 "savings_percent", "by_provider", "by_task", "by_tenant", "by_day"):
+    for name in (
+        "window_hours",
+        "requests",
+        "total_cost_usd",
+        "baseline_cost_usd",
+        "savings_usd",
+        "savings_percent",
+        "by_provider",
+        "by_task",
+        "by_tenant",
+        "by_day",
+    ):
         assert name in body
     assert body["window_hours"] == 24 and body["requests"] == 5
     assert money(body["total_cost_usd"]) == Decimal("0.05363")
@@ -62,10 +74,26 @@ def test_costs_contract(api: TestClient) -> None:
 
 def test_provider_contract_and_unknown_provider(api: TestClient) -> None:
     body = api.get(f"{API}/providers/deepseek", params={"window_hours": 6}).json()
-    assert {k: body[k] for k in ("provider", "requests", "success_rate", "avg_response_time_ms",
-                                 "p95_response_time_ms", "quality_score", "fallback_rate")} == {
-        "provider": "deepseek", "requests": 4, "success_rate": 0.5, "avg_response_time_ms": 587.5,
-        "p95_response_time_ms": 1730.0, "quality_score": 8.0, "fallback_rate": 0.25}
+    assert {
+        k: body[k]
+        for k in (
+            "provider",
+            "requests",
+            "success_rate",
+            "avg_response_time_ms",
+            "p95_response_time_ms",
+            "quality_score",
+            "fallback_rate",
+        )
+    } == {
+        "provider": "deepseek",
+        "requests": 4,
+        "success_rate": 0.5,
+        "avg_response_time_ms": 587.5,
+        "p95_response_time_ms": 1730.0,
+        "quality_score": 8.0,
+        "fallback_rate": 0.25,
+    }
     assert money(body["total_cost_usd"]) == Decimal("0.00163")
     assert [m["model"] for m in body["models"]] == ["deepseek-chat"]
     missing = api.get(f"{API}/providers/nope")
@@ -75,15 +103,23 @@ def test_provider_contract_and_unknown_provider(api: TestClient) -> None:
     assert quiet["requests"] == 0 and quiet["p95_response_time_ms"] is None
 
 
-@pytest.mark.parametrize(("path", "params", "field", "allowed"), [
-    ("/providers", {"order_by": "fastest"}, "query.order_by", ["requests", "success_rate", "cost", "p95",
-                                                                "quality", "name"]),
-    ("/export", {"format": "xml"}, "query.format", ["json", "csv", "ndjson"]),
-    ("/decisions", {"outcome": "great"}, "query.outcome", ["routed", "rejected", "succeeded", "failed"]),
-    ("/fallbacks", {"task_type": "poetry"}, "query.task_type", None),
-])
-def test_bad_enums_get_422_with_the_allowed_values(api: TestClient, path: str, params: dict[str, str],
-                                                   field: str, allowed: list[str] | None) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "field", "allowed"),
+    [
+        (
+            "/providers",
+            {"order_by": "fastest"},
+            "query.order_by",
+            ["requests", "success_rate", "cost", "p95", "quality", "name"],
+        ),
+        ("/export", {"format": "xml"}, "query.format", ["json", "csv", "ndjson"]),
+        ("/decisions", {"outcome": "great"}, "query.outcome", ["routed", "rejected", "succeeded", "failed"]),
+        ("/fallbacks", {"task_type": "poetry"}, "query.task_type", None),
+    ],
+)
+def test_bad_enums_get_422_with_the_allowed_values(
+    api: TestClient, path: str, params: dict[str, str], field: str, allowed: list[str] | None
+) -> None:
     r = api.get(API + path, params=params)
     assert r.status_code == 422
     err = r.json()["error"]
@@ -144,10 +180,15 @@ def test_export_ndjson_is_elasticsearch_bulk(api: TestClient, known: scenario.Sc
     assert len(lines) % 2 == 0
     actions, docs = lines[0::2], lines[1::2]
     assert all(set(a) == {"index"} and {"_index", "_id"} <= set(a["index"]) for a in actions)
-    decisions = [d for a, d in zip(actions, docs, strict=True) if a["index"]["_index"] == "llm-router-decisions"]
+    decisions = [
+        d for a, d in zip(actions, docs, strict=True) if a["index"]["_index"] == "llm-router-decisions"
+    ]
     assert sorted(d["decision_id"] for d in decisions) == sorted(x.id for x in known.decisions[:7])
-    assert all(a["index"]["_id"] == d["decision_id"] for a, d in zip(actions, docs, strict=True)
-               if a["index"]["_index"] == "llm-router-decisions")
+    assert all(
+        a["index"]["_id"] == d["decision_id"]
+        for a, d in zip(actions, docs, strict=True)
+        if a["index"]["_index"] == "llm-router-decisions"
+    )
     assert all("@timestamp" in d for d in docs)
 
 

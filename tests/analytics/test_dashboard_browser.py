@@ -19,9 +19,19 @@ from tests.analytics.live import API, execute_some, running_service, wait_for_re
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--virtual-time-budget=8000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--virtual-time-budget=8000",
+]
 
 
 def chromium() -> str:
@@ -35,8 +45,13 @@ def chromium() -> str:
 
 def browse(binary: str, url: str, profile: Path, *extra: str) -> str:
     """Chromium's output for the page once its scripts have run (virtual time lets fetches finish)."""
-    done = subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=90, check=False)
+    done = subprocess.run(
+        [binary, *FLAGS, f"--user-data-dir={profile}", *extra, url],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -48,7 +63,10 @@ def simulator(catalog: Catalog) -> Iterator[SimulatorServer]:
 
 
 def test_dashboard_shows_providers_and_savings(
-    tmp_path: Path, simulator: SimulatorServer, catalog: Catalog, provider_keys: dict[str, str],
+    tmp_path: Path,
+    simulator: SimulatorServer,
+    catalog: Catalog,
+    provider_keys: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     binary = chromium()

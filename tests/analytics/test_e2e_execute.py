@@ -29,8 +29,12 @@ def exact(value: float) -> Decimal:
 
 
 def test_figures_match_what_execute_returned(
-    db_url: str, tmp_path: Path, simulator: SimulatorServer, catalog: Catalog,
-    provider_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    tmp_path: Path,
+    simulator: SimulatorServer,
+    catalog: Catalog,
+    provider_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with running_service(db_url, tmp_path, simulator, catalog, monkeypatch) as service:
         answers = execute_some(service, simulator, N)
@@ -53,10 +57,12 @@ def test_figures_match_what_execute_returned(
             p = httpx.get(f"{service.url}{API}/analytics/providers/{name}", params={"window_hours": 1}).json()
             assert p["requests"] == len(mine)
             assert p["success_rate"] == round(len(ok) / len(mine), 6)
-            assert p["avg_response_time_ms"] == pytest.approx(sum(x["latency_ms"] for x in mine) / len(mine),
-                                                              abs=1e-3)
+            assert p["avg_response_time_ms"] == pytest.approx(
+                sum(x["latency_ms"] for x in mine) / len(mine), abs=1e-3
+            )
             assert exact(p["total_cost_usd"]) == sum(
-                (exact(a["cost_usd"]) for a in answers if a["provider"] == name), Decimal(0))
+                (exact(a["cost_usd"]) for a in answers if a["provider"] == name), Decimal(0)
+            )
             assert p["failures"]["error"] == sum(x["outcome"] == "error" for x in mine)
             qualities = [a["quality_score"] for a in answers if a["provider"] == name]
             if qualities:
@@ -70,8 +76,9 @@ def test_figures_match_what_execute_returned(
         for name in failed_first:
             assert reasons[name][0]["error_class"] == "server_error"
 
-        decisions = httpx.get(f"{service.url}{API}/analytics/decisions",
-                              params={"outcome": "succeeded"}).json()["decisions"]
+        decisions = httpx.get(
+            f"{service.url}{API}/analytics/decisions", params={"outcome": "succeeded"}
+        ).json()["decisions"]
         assert sorted(d["decision_id"] for d in decisions) == sorted(a["decision_id"] for a in answers)
         stored = {d["decision_id"]: [(x["provider"], x["outcome"]) for x in d["attempts"]] for d in decisions}
         for a in answers:

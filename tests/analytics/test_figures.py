@@ -27,7 +27,9 @@ async def known(engine: AsyncEngine) -> scenario.Scenario:
     return s
 
 
-async def test_cost_analysis_is_exact_against_the_baseline(analytics: RoutingAnalytics, known: object) -> None:
+async def test_cost_analysis_is_exact_against_the_baseline(
+    analytics: RoutingAnalytics, known: object
+) -> None:
     c = await analytics.get_cost_analysis(time_window_hours=24, now=NOW)
     assert c["requests"] == 5
     assert money(c["total_cost_usd"]) == Decimal("0.05363")
@@ -35,12 +37,22 @@ async def test_cost_analysis_is_exact_against_the_baseline(analytics: RoutingAna
     assert money(c["savings_usd"]) == Decimal("0.07637")
     assert c["savings_percent"] == 58.75
     assert {k: money(v) for k, v in c["by_provider"].items()} == {
-        "openai": Decimal("0.05"), "mistral": Decimal("0.002"), "deepseek": Decimal("0.00163"),
-        "anthropic": Decimal("0.0"), "gemini": Decimal("0.0")}
+        "openai": Decimal("0.05"),
+        "mistral": Decimal("0.002"),
+        "deepseek": Decimal("0.00163"),
+        "anthropic": Decimal("0.0"),
+        "gemini": Decimal("0.0"),
+    }
     assert {k: money(v) for k, v in c["by_task"].items()} == {
-        "summarization": Decimal("0.05"), "chat": Decimal("0.00323"), "code": Decimal("0.0004")}
+        "summarization": Decimal("0.05"),
+        "chat": Decimal("0.00323"),
+        "code": Decimal("0.0004"),
+    }
     assert {k: money(v) for k, v in c["by_tenant"].items()} == {
-        "globex": Decimal("0.05"), "acme": Decimal("0.00323"), "(none)": Decimal("0.0004")}
+        "globex": Decimal("0.05"),
+        "acme": Decimal("0.00323"),
+        "(none)": Decimal("0.0004"),
+    }
     assert sum(p["requests"] for p in c["by_day"]) == 5
     assert sum(money(p["total_cost_usd"]) for p in c["by_day"]) == Decimal("0.05363")
     assert c["series"]["granularity"] == "hour"
@@ -51,7 +63,9 @@ async def test_cost_analysis_is_exact_against_the_baseline(analytics: RoutingAna
     assert c["total_cost"] == c["total_cost_usd"] and c["provider_breakdown"] == c["by_provider"]
 
 
-async def test_a_longer_window_takes_in_older_records_exactly(analytics: RoutingAnalytics, known: object) -> None:
+async def test_a_longer_window_takes_in_older_records_exactly(
+    analytics: RoutingAnalytics, known: object
+) -> None:
     c = await analytics.get_cost_analysis(time_window_hours=48, now=NOW)
     assert c["requests"] == 6
     assert money(c["total_cost_usd"]) == Decimal("1.55363")
@@ -89,7 +103,12 @@ async def test_provider_figures(analytics: RoutingAnalytics, known: object, hour
         assert d["p95_method"] == "histogram"
         assert abs(d["p95_response_time_ms"] - 1730.0) / 1730.0 < 0.19
     m = await analytics.get_provider_analytics("mistral", time_window_hours=hours, now=NOW)
-    assert (m["requests"], m["success_rate"], m["avg_response_time_ms"], m["fallback_rate"]) == (2, 0.5, 155.0, 1.0)
+    assert (m["requests"], m["success_rate"], m["avg_response_time_ms"], m["fallback_rate"]) == (
+        2,
+        0.5,
+        155.0,
+        1.0,
+    )
     assert m["quality_score"] == 7.0 and money(m["total_cost_usd"]) == Decimal("0.002")
     if hours == 6:
         assert m["p95_response_time_ms"] == 285.5
@@ -113,7 +132,10 @@ async def test_task_distribution(analytics: RoutingAnalytics, known: object) -> 
     assert chat["by_status"] == {"routed": 1, "rejected": 0, "succeeded": 2, "failed": 1}
     assert chat["requests"] == 3 and chat["success_rate"] == round(2 / 3, 6)
     assert money(chat["total_cost_usd"]) == Decimal("0.00323")
-    assert chat["answered_by"] == [{"provider": "deepseek", "requests": 1}, {"provider": "mistral", "requests": 1}]
+    assert chat["answered_by"] == [
+        {"provider": "deepseek", "requests": 1},
+        {"provider": "mistral", "requests": 1},
+    ]
     vision = next(x for x in t["tasks"] if x["task_type"] == "vision")
     assert vision["by_status"]["rejected"] == 1 and vision["requests"] == 0
     assert round(sum(x["share"] for x in t["tasks"]), 5) == 1.0
@@ -128,9 +150,11 @@ async def test_fallbacks_and_why_the_earlier_calls_failed(analytics: RoutingAnal
     assert (p["deepseek"]["reached_as_fallback"], p["deepseek"]["fallback_successes"]) == (1, 1)
     assert p["deepseek"]["failure_reasons"] == [
         {"outcome": "error", "error_class": "server_error", "count": 1, "as_fallback": 0},
-        {"outcome": "timeout", "error_class": "timeout", "count": 1, "as_fallback": 0}]
+        {"outcome": "timeout", "error_class": "timeout", "count": 1, "as_fallback": 0},
+    ]
     assert p["gemini"]["failure_reasons"] == [
-        {"outcome": "skipped", "error_class": "no_key", "count": 1, "as_fallback": 1}]
+        {"outcome": "skipped", "error_class": "no_key", "count": 1, "as_fallback": 1}
+    ]
     only_code = await analytics.get_fallbacks(24, task_type="code", now=NOW)
     assert only_code["requests"] == 1 and only_code["answered_by_fallback"] == 1
 

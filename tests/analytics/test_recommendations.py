@@ -19,24 +19,52 @@ def _traffic(region: str, compliance: bool) -> Scenario:
     """Chat: 40 answers by mistral-large (EU), 30 each by deepseek and vertex flash, a flaky cohere."""
     s = Scenario(NOW)
     tokens = {"input_tokens": 1000, "output_tokens": 500}
-    served = [("mistral", "mistral-large-latest", "0.005", 400.0, 40),
-              ("deepseek", "deepseek-chat", "0.00114", 300.0, 30),
-              ("vertex_ai", "gemini-2.5-flash", "0.00155", 500.0, 30)]
+    served = [
+        ("mistral", "mistral-large-latest", "0.005", 400.0, 40),
+        ("deepseek", "deepseek-chat", "0.00114", 300.0, 30),
+        ("vertex_ai", "gemini-2.5-flash", "0.00155", 500.0, 30),
+    ]
     for provider, model, cost, latency, n in served:
         for i in range(n):
-            s.request(ago=dt.timedelta(minutes=5 + i), budget="medium", region=region, compliance=compliance,
-                      calls=[dict(provider=provider, model=model, latency_ms=latency, cost_usd=cost,
-                                  baseline_cost_usd="0.03", quality_score=7.0 + (provider == "deepseek"),
-                                  **tokens)])
+            s.request(
+                ago=dt.timedelta(minutes=5 + i),
+                budget="medium",
+                region=region,
+                compliance=compliance,
+                calls=[
+                    dict(
+                        provider=provider,
+                        model=model,
+                        latency_ms=latency,
+                        cost_usd=cost,
+                        baseline_cost_usd="0.03",
+                        quality_score=7.0 + (provider == "deepseek"),
+                        **tokens,
+                    )
+                ],
+            )
     for i in range(20):
-        s.request(ago=dt.timedelta(minutes=5 + i), budget="medium", calls=[dict(
-            provider="cohere", model="command-r-08-2024", latency_ms=250.0, cost_usd="0.0004",
-            baseline_cost_usd="0.03", outcome=Outcome.SUCCESS if i % 2 else Outcome.ERROR, **tokens)])
+        s.request(
+            ago=dt.timedelta(minutes=5 + i),
+            budget="medium",
+            calls=[
+                dict(
+                    provider="cohere",
+                    model="command-r-08-2024",
+                    latency_ms=250.0,
+                    cost_usd="0.0004",
+                    baseline_cost_usd="0.03",
+                    outcome=Outcome.SUCCESS if i % 2 else Outcome.ERROR,
+                    **tokens,
+                )
+            ],
+        )
     return s
 
 
-async def _recommend(engine: AsyncEngine, analytics: RoutingAnalytics, region: str,
-                     compliance: bool) -> dict[str, dict[str, object]]:
+async def _recommend(
+    engine: AsyncEngine, analytics: RoutingAnalytics, region: str, compliance: bool
+) -> dict[str, dict[str, object]]:
     s = _traffic(region, compliance)
     await store(engine, s.decisions, s.attempts)
     report = await analytics.recommendation_report(6, now=NOW)
@@ -53,9 +81,11 @@ async def test_eu_compliant_traffic_is_never_sent_to_a_provider_outside_the_eu_r
     assert change["instead_of"] == {"provider": "mistral", "model": "mistral-large-latest"}
     assert change["figures"]["savings_per_1000_usd"] == 3.45
     assert change["figures"]["p95_delta_ms"] == 100.0
-    assert change["message"] == ("🔀 send chat to vertex_ai/gemini-2.5-flash instead of "
-                                 "mistral/mistral-large-latest: \u2212$3.45 per 1,000 requests, +100 ms p95, "
-                                 "same success rate (100.0 % vs 100.0 %)")
+    assert change["message"] == (
+        "🔀 send chat to vertex_ai/gemini-2.5-flash instead of "
+        "mistral/mistral-large-latest: \u2212$3.45 per 1,000 requests, +100 ms p95, "
+        "same success rate (100.0 % vs 100.0 %)"
+    )
 
 
 async def test_global_traffic_may_go_to_the_cheapest_equally_reliable_model(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import itertools
 import random
 from collections import defaultdict
 from decimal import Decimal
@@ -37,21 +38,45 @@ def _random_records(seed: int, n: int, span_hours: float) -> tuple[list[Decision
     for _ in range(n):
         at = NOW - dt.timedelta(seconds=rnd.uniform(1, span_hours * 3600))
         task, tenant = rnd.choice(TASKS), rnd.choice(TENANTS)
-        d = DecisionRecord(id=str(uuid7()), task_type=task, budget="low", region="global", requires_sla=False,
-                           requires_compliance=False, input_tokens=1000, output_tokens=200,
-                           status=DecisionStatus.SUCCEEDED, tenant=tenant, created_at=at,
-                           primary_provider="deepseek", primary_model="m")
+        d = DecisionRecord(
+            id=str(uuid7()),
+            task_type=task,
+            budget="low",
+            region="global",
+            requires_sla=False,
+            requires_compliance=False,
+            input_tokens=1000,
+            output_tokens=200,
+            status=DecisionStatus.SUCCEEDED,
+            tenant=tenant,
+            created_at=at,
+            primary_provider="deepseek",
+            primary_model="m",
+        )
         decisions.append(d)
         for order in range(rnd.choice([1, 1, 2, 3])):
             outcome = rnd.choice([Outcome.SUCCESS, Outcome.ERROR, Outcome.TIMEOUT, Outcome.SKIPPED])
             cost = Decimal(rnd.randrange(0, 10**8)).scaleb(-10)
-            attempts.append(AttemptRecord(
-                id=str(uuid7()), decision_id=d.id, attempt_order=order, provider=rnd.choice(PROVIDERS),
-                model="m", outcome=outcome, task_type=task, tenant=tenant, is_fallback=order > 0,
-                latency_ms=0.0 if outcome is Outcome.SKIPPED else round(rnd.uniform(0.5, 9000), 3),
-                cost_usd=cost, baseline_cost_usd=cost * 3, input_tokens=rnd.randrange(5000),
-                output_tokens=rnd.randrange(900), created_at=at + dt.timedelta(microseconds=order),
-                quality_score=rnd.choice([None, 6.5, 8.25])))
+            attempts.append(
+                AttemptRecord(
+                    id=str(uuid7()),
+                    decision_id=d.id,
+                    attempt_order=order,
+                    provider=rnd.choice(PROVIDERS),
+                    model="m",
+                    outcome=outcome,
+                    task_type=task,
+                    tenant=tenant,
+                    is_fallback=order > 0,
+                    latency_ms=0.0 if outcome is Outcome.SKIPPED else round(rnd.uniform(0.5, 9000), 3),
+                    cost_usd=cost,
+                    baseline_cost_usd=cost * 3,
+                    input_tokens=rnd.randrange(5000),
+                    output_tokens=rnd.randrange(900),
+                    created_at=at + dt.timedelta(microseconds=order),
+                    quality_score=rnd.choice([None, 6.5, 8.25]),
+                )
+            )
     return decisions, attempts
 
 
@@ -69,21 +94,27 @@ def test_the_migration_holds_the_same_rollup_definitions_as_the_code() -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    frozen = {name: (source, [tuple(d) for d in dims], [tuple(m) for m in measures], where)
-              for name, source, dims, measures, where in module.FAMILIES}
-    current = {f.name: (f.source, list(f.dims), [(m.name, m.expr, m.kind, m.combine) for m in f.measures],
-                        f.where) for f in FAMILIES}
+    frozen = {
+        name: (source, [tuple(d) for d in dims], [tuple(m) for m in measures], where)
+        for name, source, dims, measures, where in module.FAMILIES
+    }
+    current = {
+        f.name: (f.source, list(f.dims), [(m.name, m.expr, m.kind, m.combine) for m in f.measures], f.where)
+        for f in FAMILIES
+    }
     assert frozen == current
     assert tuple(module.HIST_EDGES) == HIST_EDGES
 
 
-@given(start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2025, 12, 1)),
-       hours=st.floats(min_value=1, max_value=2160))
+@given(
+    start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2025, 12, 1)),
+    hours=st.floats(min_value=1, max_value=2160),
+)
 def test_cover_is_a_partition_of_the_window(start: dt.datetime, hours: float) -> None:
     window = Window(start.replace(tzinfo=dt.UTC), start.replace(tzinfo=dt.UTC) + dt.timedelta(hours=hours))
     pieces = cover(window)
     assert pieces[0].start == window.start and pieces[-1].end == window.end
-    assert all(a.end == b.start and a.start < a.end for a, b in zip(pieces, pieces[1:], strict=False))
+    assert all(a.end == b.start and a.start < a.end for a, b in itertools.pairwise(pieces))
     for p in pieces:
         if p.source == "hourly":
             assert p.start.minute == p.start.second == p.start.microsecond == 0
@@ -94,7 +125,9 @@ def test_cover_is_a_partition_of_the_window(start: dt.datetime, hours: float) ->
 
 
 @pytest.mark.slow
-async def test_long_windows_equal_sums_over_raw_records(engine: AsyncEngine, analytics: RoutingAnalytics) -> None:
+async def test_long_windows_equal_sums_over_raw_records(
+    engine: AsyncEngine, analytics: RoutingAnalytics
+) -> None:
     decisions, attempts = _random_records(seed=7, n=400, span_hours=24 * 12)
     await store(engine, decisions, attempts)
     await store(engine, decisions, attempts)  # a replayed batch: ON CONFLICT skips it, triggers do not fire
@@ -104,7 +137,9 @@ async def test_long_windows_equal_sums_over_raw_records(engine: AsyncEngine, ana
         costs = await analytics.get_cost_analysis(time_window_hours=hours, now=NOW)
         assert costs["requests"] == sum(1 for a in inside if a.attempt_order == 0)
         assert Decimal(repr(costs["total_cost_usd"])) == sum((a.cost_usd for a in inside), Decimal(0))
-        assert Decimal(repr(costs["baseline_cost_usd"])) == sum((a.baseline_cost_usd for a in inside), Decimal(0))
+        assert Decimal(repr(costs["baseline_cost_usd"])) == sum(
+            (a.baseline_cost_usd for a in inside), Decimal(0)
+        )
         by_tenant: dict[str, Decimal] = defaultdict(Decimal)
         for a in inside:
             by_tenant[a.tenant or "(none)"] += a.cost_usd
@@ -113,8 +148,11 @@ async def test_long_windows_equal_sums_over_raw_records(engine: AsyncEngine, ana
         for a in inside:
             by_day[a.created_at.date().isoformat()] += a.attempt_order == 0
         assert {p["day"]: p["requests"] for p in costs["by_day"] if p["requests"]} == {
-            k: v for k, v in by_day.items() if v}
-        providers = {p["provider"]: p for p in await analytics.get_providers(time_window_hours=hours, now=NOW)}
+            k: v for k, v in by_day.items() if v
+        }
+        providers = {
+            p["provider"]: p for p in await analytics.get_providers(time_window_hours=hours, now=NOW)
+        }
         for name in PROVIDERS:
             called = [a for a in inside if a.provider == name and a.outcome is not Outcome.SKIPPED]
             if not called:
@@ -123,8 +161,9 @@ async def test_long_windows_equal_sums_over_raw_records(engine: AsyncEngine, ana
             p = providers[name]
             assert p["requests"] == len(called)
             assert p["successes"] == sum(a.outcome is Outcome.SUCCESS for a in called)
-            assert p["avg_response_time_ms"] == pytest.approx(sum(a.latency_ms for a in called) / len(called),
-                                                              abs=1e-3)
+            assert p["avg_response_time_ms"] == pytest.approx(
+                sum(a.latency_ms for a in called) / len(called), abs=1e-3
+            )
             exact = percentile_cont([a.latency_ms for a in called], 0.95)
             if hours <= 6:
                 assert p["p95_response_time_ms"] == pytest.approx(exact, abs=1e-3)
@@ -134,23 +173,46 @@ async def test_long_windows_equal_sums_over_raw_records(engine: AsyncEngine, ana
 
 async def test_histogram_buckets_match_the_edges(engine: AsyncEngine) -> None:
     latencies = [0.0, 0.999, 1.0, HIST_EDGES[10], HIST_EDGES[10] - 1e-9, 65535.9, 65536.0, 1e7]
-    decision = DecisionRecord(id=str(uuid7()), task_type="chat", budget="low", region="global",
-                              requires_sla=False, requires_compliance=False, input_tokens=1, output_tokens=1,
-                              status=DecisionStatus.SUCCEEDED, created_at=NOW)
-    attempts = [AttemptRecord(id=str(uuid7()), decision_id=decision.id, attempt_order=i, provider="p",
-                              model="m", outcome=Outcome.ERROR, task_type="chat", latency_ms=v, created_at=NOW)
-                for i, v in enumerate(latencies)]
+    decision = DecisionRecord(
+        id=str(uuid7()),
+        task_type="chat",
+        budget="low",
+        region="global",
+        requires_sla=False,
+        requires_compliance=False,
+        input_tokens=1,
+        output_tokens=1,
+        status=DecisionStatus.SUCCEEDED,
+        created_at=NOW,
+    )
+    attempts = [
+        AttemptRecord(
+            id=str(uuid7()),
+            decision_id=decision.id,
+            attempt_order=i,
+            provider="p",
+            model="m",
+            outcome=Outcome.ERROR,
+            task_type="chat",
+            latency_ms=v,
+            created_at=NOW,
+        )
+        for i, v in enumerate(latencies)
+    ]
     await store(engine, [decision], attempts)
     async with engine.connect() as conn:
-        row = (await conn.execute(sa.text(f"SELECT {', '.join(HIST_COLUMNS)} FROM analytics_attempts_hourly"))).one()
+        row = (
+            await conn.execute(sa.text(f"SELECT {', '.join(HIST_COLUMNS)} FROM analytics_attempts_hourly"))
+        ).one()
     expected = [0] * len(HIST_COLUMNS)
     for v in latencies:
         expected[bucket_of(v)] += 1
     assert list(row) == expected
 
 
-async def test_upgrade_rolls_up_records_stored_before_it(db_url: str, engine: AsyncEngine,
-                                                         analytics: RoutingAnalytics) -> None:
+async def test_upgrade_rolls_up_records_stored_before_it(
+    db_url: str, engine: AsyncEngine, analytics: RoutingAnalytics
+) -> None:
     decisions, attempts = _random_records(seed=3, n=60, span_hours=72)
     await migrate.downgrade(engine, "0002")
     await store(engine, decisions, attempts)
