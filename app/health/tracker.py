@@ -86,7 +86,7 @@ class HealthTracker:
         self.listeners: list[Callable[[str], None]] = []
         self._snap: dict[str, ProviderHealth] = {}
         self._snap_until = -math.inf
-        self._dirty = True
+        self._stale: set[Entry] = set()
 
     @property
     def providers(self) -> list[str]:
@@ -100,14 +100,22 @@ class HealthTracker:
     def snapshot(self) -> dict[str, ProviderHealth]:
         """Every provider's health now; views are rebuilt only when they change or age."""
         now = self.clock()
-        if self._dirty or now >= self._snap_until:
+        if now >= self._snap_until:  # some view has aged: look at all of them
             for e in self._entries.values():
                 if e.view is None or now >= e.view_until:
-                    e.view, e.view_until = self._view(e, now)
-                    self._snap[e.name] = e.view
+                    self._rebuild(e, now)
             self._snap_until = min(e.view_until for e in self._entries.values())
-            self._dirty = False
+            self._stale.clear()
+        elif self._stale:  # only what changed since the last call (usually one provider)
+            for e in self._stale:
+                self._rebuild(e, now)
+                self._snap_until = min(self._snap_until, e.view_until)
+            self._stale.clear()
         return dict(self._snap)
+
+    def _rebuild(self, e: Entry, now: float) -> None:
+        e.view, e.view_until = self._view(e, now)
+        self._snap[e.name] = e.view
 
     def observe(self, attempt: AttemptRecord, *, retry_after_s: float | None = None) -> None:
         """Take one attempt's outcome into the window, the counters and the breaker."""
@@ -262,7 +270,7 @@ class HealthTracker:
 
     def _invalidate(self, e: Entry) -> None:
         e.view = None
-        self._dirty = True
+        self._stale.add(e)
 
     def _view(self, e: Entry, now: float) -> tuple[ProviderHealth, float]:
         b = e.breaker

@@ -8,48 +8,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from app.config.catalog import HealthThresholds
 
 BUCKETS_PER_WINDOW = 20
 
 
-@dataclass(frozen=True, slots=True)
 class WindowStats:
-    """Counts over the window (since the last close)."""
+    """Counts over the window (since the last close), with the rates derived once."""
 
-    successes: int = 0
-    failures: int = 0
-    latency_ms_sum: float = 0.0
+    __slots__ = ("failures", "latency_ms_sum", "mean_latency_ms", "requests", "success_rate", "successes")
 
-    @property
-    def requests(self) -> int:
-        return self.successes + self.failures
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.requests if self.requests else 1.0
-
-    @property
-    def mean_latency_ms(self) -> float:
-        return self.latency_ms_sum / self.successes if self.successes else 0.0
+    def __init__(self, successes: int = 0, failures: int = 0, latency_ms_sum: float = 0.0) -> None:
+        self.successes = successes
+        self.failures = failures
+        self.latency_ms_sum = latency_ms_sum
+        self.requests = successes + failures
+        self.success_rate = successes / self.requests if self.requests else 1.0
+        self.mean_latency_ms = latency_ms_sum / successes if successes else 0.0
 
 
 class Buckets:
     """One provider's window: bucket index -> [successes, failures, latency ms sum]."""
 
-    __slots__ = ("data", "width")
+    __slots__ = ("_memo", "data", "width")
 
     def __init__(self, window_s: float) -> None:
         self.width = window_s / BUCKETS_PER_WINDOW
         self.data: dict[int, list[float]] = {}
+        self._memo: tuple[int, WindowStats] | None = None  # the last totals and their lower bucket
 
     def index(self, t: float) -> int:
         return int(t // self.width)
 
     def add(self, now: float, ok: bool, latency_ms: float) -> None:
         """Count one attempt at `now`."""
+        self._memo = None
         cell = self.data.setdefault(self.index(now), [0.0, 0.0, 0.0])
         if ok:
             cell[0] += 1
@@ -60,19 +54,25 @@ class Buckets:
     def stats(self, now: float, window_s: float, since: float = 0.0) -> WindowStats:
         """Totals of the buckets inside the window and not before `since`."""
         lo = max(self.index(now - window_s) + 1, self.index(since))
+        memo = self._memo
+        if memo is not None and memo[0] == lo:
+            return memo[1]  # the request path asks twice per attempt (trip check, snapshot)
         ok = fail = lat = 0.0
         for idx, cell in self.data.items():
             if idx >= lo:
                 ok += cell[0]
                 fail += cell[1]
                 lat += cell[2]
-        return WindowStats(int(ok), int(fail), lat)
+        stats = WindowStats(int(ok), int(fail), lat)
+        self._memo = (lo, stats)
+        return stats
 
     def prune(self, now: float, window_s: float) -> None:
         """Forget buckets that have left the window."""
         lo = self.index(now - window_s) + 1
         for idx in [i for i in self.data if i < lo]:
             del self.data[idx]
+        self._memo = None
 
     def next_boundary(self, now: float) -> float:
         """When the current bucket ends (the earliest instant the stats can age)."""
@@ -81,6 +81,7 @@ class Buckets:
     def replace(self, data: Mapping[int, list[float]]) -> None:
         """Take the shared totals (Redis) in place of the local counts."""
         self.data = {k: list(v) for k, v in data.items()}
+        self._memo = None
 
 
 def should_trip(consecutive_failures: int, stats: WindowStats, th: HealthThresholds) -> bool:
