@@ -208,3 +208,26 @@ def test_tasks_fallbacks_recommendations_answer(api: TestClient) -> None:
     rec = api.get(f"{API}/recommendations").json()
     assert rec["messages"] and rec["recommendations"][-1]["kind"] == "savings"
     assert rec["recommendations"][-1]["figures"]["savings_percent"] == 40.93
+
+
+def test_a_tenant_key_sees_only_its_own_records(
+    db_url: str, known: scenario.Scenario, tmp_path: Path, provider_keys: dict[str, str]
+) -> None:
+    master = "master-key-for-analytics-tests-0123456789"
+    settings = Settings(database_url=db_url, ROUTER_DATA_DIR=tmp_path, ROUTER_MASTER_KEY=master)
+    with TestClient(create_app(settings)) as client:
+        admin = {"authorization": f"Bearer {master}"}
+        assert client.post("/api/brain/ai-assistant/admin/tenants", json={"name": "acme"},
+                           headers=admin).status_code == 201
+        made = client.post("/api/brain/ai-assistant/admin/tenants/acme/keys", json={}, headers=admin)
+        tenant = {"authorization": f"Bearer {made.json()['key']}"}
+        assert client.get(f"{API}/costs").status_code == 401
+        mine = client.get(f"{API}/costs", params={"tenant": "globex"}, headers=tenant).json()
+        assert mine["requests"] == 2 and list(mine["by_tenant"]) == ["acme"]
+        assert money(mine["total_cost_usd"]) == Decimal("0.00323")
+        decisions = client.get(f"{API}/decisions", headers=tenant).json()["decisions"]
+        assert {d["tenant"] for d in decisions} == {"acme"}
+        everyone = client.get(f"{API}/costs", headers=admin).json()
+        assert everyone["requests"] == 5
+        narrowed = client.get(f"{API}/costs", params={"tenant": "globex"}, headers=admin).json()
+        assert narrowed["requests"] == 2 and money(narrowed["total_cost_usd"]) == Decimal("0.05")
