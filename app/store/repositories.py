@@ -31,16 +31,24 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
-async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) -> None:
-    """Insert rows of one kind, skipping ids (and idempotency keys) already stored."""
-    if rows:
-        stmt = insert_ignoring_duplicates(session.get_bind().dialect.name, TABLES[kind])
-        await session.execute(stmt, list(rows))
+async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) -> int:
+    """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
+    many were new.
+
+    RETURNING makes SQLAlchemy send the batch as one multi-row INSERT rather than one execution
+    per row: a single round of statement-level triggers, and far less work for the server.
+    """
+    if not rows:
+        return 0
+    table = TABLES[kind]
+    stmt = insert_ignoring_duplicates(session.get_bind().dialect.name, table).returning(table.c.id)
+    result = await session.execute(stmt, list(rows))
+    return len(result.all())
 
 
-async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> None:
+async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> int:
     """Store health snapshots synchronously (the writer's `submit_health_snapshots` is preferred)."""
-    await insert_rows(session, "health", rows)
+    return await insert_rows(session, "health", rows)
 
 
 async def get_decision(session: AsyncSession, decision_id: str) -> Decision | None:

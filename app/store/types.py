@@ -8,7 +8,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -76,18 +75,24 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 class UuidText(TypeDecorator[str]):
     """A UUID handled as text in Python: native uuid on PostgreSQL, 32 hex chars on SQLite.
 
-    Values are validated on both databases alike (SQLite would otherwise store any string).
+    A malformed value fails on both databases alike: PostgreSQL's driver refuses it, and on
+    SQLite (which would store any string) this type checks it.
     """
 
     impl = sa.Uuid(as_uuid=False)
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
+        if value is None or dialect.name != "sqlite":
+            return value
         return str(uuid.UUID(str(value)))
 
 
 def json_column() -> TypeEngine[Any]:
-    """JSON on SQLite, JSONB on PostgreSQL (indexable, compact)."""
-    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    """JSON on both databases.
+
+    Not JSONB on PostgreSQL: these columns are written on every request and read rarely, and
+    JSON keeps the text as sent (half the insert cost of JSONB for a decision's exclusions)
+    while still answering the -> and ->> operators.
+    """
+    return sa.JSON()

@@ -60,9 +60,18 @@ def is_row_error(exc: BaseException) -> bool:
     """True when the rows themselves are bad (retrying cannot help); False for a sick database."""
     if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
         return True
-    # A bind processor refusing a value (a malformed UUID, a naive datetime) fails before the
-    # database sees anything: a StatementError that wraps no driver error.
-    return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return False
+        # asyncpg refuses a value it cannot encode (a malformed UUID) with SQLSTATE 22000, which
+        # SQLAlchemy surfaces as a plain DBAPIError: classes 22 (data) and 23 (integrity) are
+        # about the rows, anything else is about the database.
+        cause = getattr(exc.orig, "__cause__", None)
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+        return isinstance(sqlstate, str) and sqlstate[:2] in {"22", "23"}
+    # A bind processor refusing a value (a naive datetime) fails before the database sees
+    # anything: a StatementError that wraps no driver error.
+    return isinstance(exc, sa_exc.StatementError)
 
 
 class RecordWriter:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.metrics import RECORDS_DROPPED, RECORDS_WRITTEN
+from app.records import DecisionRecord
 from app.store.engine import create_engine
 from app.store.writer import RecordWriter
 from tests.store import factories
@@ -19,7 +20,7 @@ Make = Callable[..., RecordWriter]
 
 
 def dropped_total() -> float:
-    return RECORDS_DROPPED._value.get()
+    return float(RECORDS_DROPPED._value.get())
 
 
 def broken_engine(tmp_path: Path) -> AsyncEngine:
@@ -35,7 +36,7 @@ async def stored_ids(engine: AsyncEngine, table: str = "decisions") -> list[str]
     return [str(r).replace("-", "") for r in rows]
 
 
-def hex_ids(records: list[factories.DecisionRecord]) -> set[str]:
+def hex_ids(records: list[DecisionRecord]) -> set[str]:
     return {r.id.replace("-", "") for r in records}
 
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -23,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 UUID = sa.Uuid(as_uuid=False)
 TIME = sa.DateTime(timezone=True)
 MONEY = sa.Numeric(18, 10).with_variant(sa.BigInteger(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSON = sa.JSON()  # not JSONB: written on every request, read rarely (see app/store/types.py)
 
 
 def upgrade() -> None:

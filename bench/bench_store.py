@@ -1,0 +1,287 @@
+"""Store benchmark: what recording costs /route, and how many rows/s the writer puts into PostgreSQL.
+
+1. /route throughput with recording on and off, in the same run: the service runs as a
+   `llm-router serve` subprocess (one uvicorn worker) on a scratch PostgreSQL database, driven
+   by an aiohttp load generator at fixed concurrency for a bounded time; on and off alternate
+   for several rounds and the medians are compared. Every answered decision is then counted
+   in the database.
+2. Sustained writer throughput: realistic decision and attempt records (the chain and the
+   exclusion list of real routing decisions) submitted to the RecordWriter as fast as it takes
+   them, timed until all are committed.
+
+    .venv/bin/python bench/bench_store.py [--seconds 8] [--concurrency 32] [--rounds 2] [--rows 200000]
+
+Needs the PostgreSQL server of the test setup (127.0.0.1:5432, database `test` for admin);
+creates and drops its own database `router_bench_<random>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import sqlalchemy as sa
+from uuid6 import uuid7
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.config.loader import load_catalog  # noqa: E402
+from app.records import AttemptRecord, DecisionRecord, Outcome  # noqa: E402
+from app.routing.router import SmartLLMRouter  # noqa: E402
+from app.routing.schemas import RouteRequest  # noqa: E402
+from app.store import migrate  # noqa: E402
+from app.store.engine import create_engine, create_sessionmaker  # noqa: E402
+from app.store.options import WriterOptions  # noqa: E402
+from app.store.spool import Spool  # noqa: E402
+from app.store.writer import RecordWriter  # noqa: E402
+
+ADMIN_DSN = os.environ.get("ROUTER_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+ROUTE = "/api/brain/ai-assistant/route"
+BODIES = [
+    {"task_type": "chat", "budget": "low", "context_size": 2000},
+    {"task_type": "reasoning", "budget": "high", "context_size": 8000},
+    {"task_type": "chat", "budget": "medium", "region": "eu", "requires_compliance": True},
+    {"task_type": "rag", "budget": "medium", "context_size": 12000},
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def scratch_database(revision: str = "heads") -> tuple[str, str]:
+    name = f"router_bench_{uuid7().hex[-12:]}"
+    await admin(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+    return name, url
+
+
+async def scalar(url: str, sql: str) -> Any:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(sa.text(sql))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+def start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+        )
+    return proc
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"service exited with {proc.returncode}")
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/health") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("service did not start within 60 s")
+
+
+async def drive(port: int, seconds: float, concurrency: int, warmup: float) -> dict[str, float]:
+    """Fixed concurrency for a bounded time; returns answered requests per second and latencies."""
+    latencies: list[float] = []
+    ok = 0
+    answered = 0
+    errors = 0
+    url = f"http://127.0.0.1:{port}{ROUTE}"
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.monotonic()
+        measure_from = start + warmup
+        stop = measure_from + seconds
+
+        async def worker(i: int) -> None:
+            nonlocal ok, answered, errors
+            n = i
+            while (now := time.monotonic()) < stop:
+                async with session.post(url, json=BODIES[n % len(BODIES)]) as resp:
+                    await resp.read()
+                    done = time.monotonic()
+                    answered += resp.status == 200
+                    if now >= measure_from:
+                        if resp.status == 200:
+                            ok += 1
+                            latencies.append(done - now)
+                        else:
+                            errors += 1
+                n += 1
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    latencies.sort()
+    return {
+        "rps": ok / seconds,
+        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
+        "errors": errors,
+        "answered": answered,
+    }
+
+
+async def route_throughput(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    keys = {p.api_key_env: "bench-placeholder" for p in load_catalog().providers.values()}
+    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        log = Path(tmp) / "service.log"
+        for round_no in range(args.rounds):
+            for mode in ("on", "off") if round_no % 2 == 0 else ("off", "on"):
+                before = await scalar(url, "SELECT count(*) FROM decisions")
+                env = {**keys, "DATABASE_URL": url, "ROUTER_DATA_DIR": str(Path(tmp) / mode),
+                       "ROUTER_RECORD_DECISIONS": "true" if mode == "on" else "false"}
+                port = free_port()
+                proc = start_service(env, port, log)
+                try:
+                    await wait_ready(port, proc)
+                    result = await drive(port, args.seconds, args.concurrency, args.warmup)
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    code = proc.wait(60)
+                stored = await scalar(url, "SELECT count(*) FROM decisions") - before
+                result["stored"] = stored
+                result["exit_code"] = code
+                runs[mode].append(result)
+                print(f"  round {round_no + 1} recording {mode:<3} {result['rps']:8.0f} req/s  "
+                      f"p50 {result['p50_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms  "
+                      f"stored {stored}  exit {code}", flush=True)
+    on = statistics.median(r["rps"] for r in runs["on"])
+    off = statistics.median(r["rps"] for r in runs["off"])
+    return {"on_rps": on, "off_rps": off, "cost_percent": 100 * (off - on) / off, "runs": runs}
+
+
+def sample_records(count: int) -> tuple[list[DecisionRecord], list[AttemptRecord]]:
+    """Decisions from the real router (full chain and exclusions) with one or two attempts each."""
+    router = SmartLLMRouter(check_keys=False)
+    templates = [router.decide(RouteRequest.model_validate(b)) for b in BODIES]
+    decisions: list[DecisionRecord] = []
+    attempts: list[AttemptRecord] = []
+    while len(decisions) + len(attempts) < count:
+        decision = templates[len(decisions) % len(templates)]
+        rec = DecisionRecord.from_decision(decision)
+        rec.id = str(uuid7())
+        rec.tenant = "bench-writer"
+        decisions.append(rec)
+        for order in range(1 + len(decisions) % 2):
+            cand = decision.chain[order].candidate
+            attempts.append(AttemptRecord(
+                id=str(uuid7()), decision_id=rec.id, attempt_order=order, provider=cand.provider,
+                model=cand.model, outcome=Outcome.ERROR if order == 0 and len(decisions) % 2 else
+                Outcome.SUCCESS, task_type=rec.task_type, latency_ms=350.0, input_tokens=2000,
+                output_tokens=400, cost_usd=Decimal("0.0012345678"), baseline_cost_usd=Decimal("0.068"),
+                is_fallback=order > 0, tenant="bench",
+            ))
+    return decisions, attempts
+
+
+async def writer_throughput(url: str, rows: int) -> dict[str, float]:
+    decisions, attempts = sample_records(rows)
+    engine = create_engine(url)
+    with tempfile.TemporaryDirectory(prefix="bench-spool-") as tmp:
+        options = WriterOptions.model_validate({"queue_size": 10 * rows})
+        writer = RecordWriter(create_sessionmaker(engine), Spool(Path(tmp)), options)
+        await writer.start()
+        started = time.perf_counter()
+        by_decision: dict[str, list[AttemptRecord]] = {}
+        for a in attempts:
+            by_decision.setdefault(a.decision_id, []).append(a)
+        for d in decisions:
+            writer.submit_decision(d)
+            writer.submit_attempts(by_decision.get(d.id, []))
+        submitted = time.perf_counter() - started
+        assert await writer.flush(600), "the writer did not finish"
+        elapsed = time.perf_counter() - started
+        stats = writer.stats
+        await writer.close()
+    await engine.dispose()
+    total = len(decisions) + len(attempts)
+    stored = await scalar(url, "SELECT count(*) FROM attempts") + await scalar(
+        url, "SELECT count(*) FROM decisions WHERE tenant = 'bench-writer'")
+    return {"rows": total, "seconds": elapsed, "rows_per_s": total / elapsed,
+            "submit_us_per_row": 1e6 * submitted / total, "spooled": stats.spooled,
+            "dropped": stats.dropped, "stored": stored}
+
+
+async def route_section(url: str, args: argparse.Namespace) -> None:
+    print(f"/route, one uvicorn worker, {args.concurrency} concurrent clients, "
+          f"{args.seconds:g} s per run, recording into PostgreSQL:", flush=True)
+    route = await route_throughput(url, args)
+    print(f"recording on  {route['on_rps']:8.0f} req/s (median)")
+    print(f"recording off {route['off_rps']:8.0f} req/s (median)")
+    print(f"recording costs {route['cost_percent']:.1f} % of /route throughput (goal < 15 %)")
+    lost = [r for r in route["runs"]["on"] if r["stored"] < r["answered"]]
+    print("every answered decision stored" if not lost else f"MISSING decisions in {lost}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured time per run")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="on/off pairs")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows for the writer benchmark")
+    parser.add_argument("--writer-only", action="store_true")
+    parser.add_argument("--revision", default="heads",
+                        help="schema revision for the writer benchmark (0001: the store's tables alone, "
+                             "without later revisions' triggers)")
+    args = parser.parse_args()
+
+    name, url = await scratch_database()
+    try:
+        if not args.writer_only:
+            await route_section(url, args)
+        if args.revision != "heads":
+            await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            name, url = await scratch_database(args.revision)
+        print(f"\nwriter into PostgreSQL (schema {args.revision}), {args.rows} rows (decisions with "
+              "chain and exclusions, attempts):", flush=True)
+        writer = await writer_throughput(url, args.rows)
+        print(f"{writer['rows']} rows in {writer['seconds']:.2f} s = {writer['rows_per_s']:,.0f} rows/s "
+              f"(goal > 5,000); submit {writer['submit_us_per_row']:.1f} us/row on the caller; "
+              f"spooled {writer['spooled']}, dropped {writer['dropped']}, stored {writer['stored']}")
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
