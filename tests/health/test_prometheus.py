@@ -96,7 +96,8 @@ def test_promtool_accepts_the_metrics_and_prometheus_answers_every_dashboard_que
         assert not empty, f"queries without data: {empty}"
 
         rules = httpx.get(f"{api}/api/v1/rules", timeout=10).json()["data"]["groups"]
-        assert {r["name"] for g in rules for r in g["rules"]} >= {"LLMRouterProviderDown", "LLMRouterRecordsDropped"}
+        names = {r["name"] for g in rules for r in g["rules"]}
+        assert names >= {"LLMRouterProviderDown", "LLMRouterRecordsDropped"}
         assert all(r["health"] == "ok" for g in rules for r in g["rules"])
         targets = httpx.get(f"{api}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         assert [t["health"] for t in targets] == ["up"]
