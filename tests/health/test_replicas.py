@@ -16,7 +16,7 @@ from tests.health.redis_server import RedisServer
 from tests.health.stack import Stack, execute, health, route
 from tests.health.test_breaker_service import execute_any, only_keys, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis]
+pytestmark = pytest.mark.slow
 
 # chat/low is deepseek first; reasoning/medium and rag/medium start elsewhere (see route()).
 RAG = {"task_type": "rag", "budget": "medium", "prompt": "Summarise the context."}
