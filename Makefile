@@ -40,6 +40,7 @@ types: dev
 
 bench: dev
 	$(BIN)/python bench/bench_routing.py
+	$(BIN)/python bench/bench_health.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
