@@ -1,0 +1,5 @@
+"""Provider health: passive signals and circuit breakers, shared state, probes, alerts, export."""
+
+from app.health.tracker import HealthTracker
+
+__all__ = ["HealthTracker"]
