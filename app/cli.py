@@ -17,17 +17,18 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from app import logs
     from app.config.settings import Settings
+    from app.tenancy.exposure import announcement, refusal
 
     settings = Settings()
-    if not settings.auth_enabled and args.host not in {"127.0.0.1", "localhost", "::1"}:
-        print(
-            f"refusing to listen on {args.host}: ROUTER_MASTER_KEY is not set, so authentication "
-            "is off; set it, or listen on 127.0.0.1",
-            file=sys.stderr,
-        )
+    refused = refusal(args.host, auth_enabled=settings.auth_enabled)
+    if refused is not None:
+        print(refused, file=sys.stderr)
         return 2
-    serve_app(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    print(announcement(args.host, args.port, auth_enabled=settings.auth_enabled), file=sys.stderr)
+    serve_app(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+              log_config=logs.config(args.log_level))
     return 0
 
 
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each module under app/commands/ has `register(subparsers)` adding its subcommands.
-COMMANDS: list[str] = ["db", "simulator", "demo"]
+COMMANDS: list[str] = ["db", "simulator", "demo", "keys"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from app.config.enums import BudgetTier
 from app.tenancy.principal import TENANT_DEFAULT_SCOPES, Scope
 
 TENANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-Usd = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=18, decimal_places=6)]
+Usd = Annotated[Decimal, Field(ge=0, le=100_000_000, max_digits=18, decimal_places=10)]
 Rpm = Annotated[int, Field(ge=1, le=10_000_000)]
 Tpm = Annotated[int, Field(ge=1, le=10_000_000_000)]
 
