@@ -15,6 +15,7 @@ function headers() {
 
 async function get(path) {
   const res = await fetch(API + path, { headers: headers() });
+  if (res.status === 401 || res.status === 403) document.getElementById("key-form").hidden = false;
   if (!res.ok) throw new Error(path + ": HTTP " + res.status);
   return res.json();
 }
@@ -124,5 +125,12 @@ async function refresh() {
 }
 
 document.getElementById("window").addEventListener("change", refresh);
+document.getElementById("key-form").addEventListener("submit", (event) => {
+  // Kept in this browser only; sent as a bearer token to the analytics endpoints.
+  event.preventDefault();
+  localStorage.setItem("llmRouterKey", document.getElementById("key").value.trim());
+  document.getElementById("key-form").hidden = true;
+  refresh();
+});
 refresh();
 setInterval(refresh, REFRESH_MS);
