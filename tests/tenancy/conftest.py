@@ -42,7 +42,7 @@ def tenancy_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _truncate(url: str) -> None:
+async def truncate(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
@@ -59,7 +59,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, tenancy_sqlite_templa
         shutil.copy(tenancy_sqlite_template, path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("pg_url")
-    asyncio.run(_truncate(url))
+    asyncio.run(truncate(url))
     return url
 
 
