@@ -168,11 +168,10 @@ class StreamRelay:
         opened = self.opened
         error: ProviderError | None = None
         try:
-            yield self._chunk(delta={"role": "assistant", "content": ""})
-            for chunk in opened.buffered:
-                data = self._forward(chunk)
-                if data is not None:
-                    yield data
+            # The role chunk and what arrived with the first token leave in one write.
+            head = [self._chunk(delta={"role": "assistant", "content": ""})]
+            head += [data for data in map(self._forward, opened.buffered) if data is not None]
+            yield b"".join(head)
             try:
                 while not opened.finished:
                     try:
