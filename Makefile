@@ -41,6 +41,7 @@ types: dev
 bench: dev
 	$(BIN)/python bench/bench_routing.py
 	$(BIN)/python bench/bench_health.py
+	$(BIN)/python bench/bench_execute.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
