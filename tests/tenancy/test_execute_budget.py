@@ -88,3 +88,63 @@ def _usd(raw: object, url: str) -> Decimal:
     """A money column read with plain SQL: SQLite stores 1e-10 USD units as an integer."""
     value = Decimal(str(raw))
     return value.scaleb(-10) if url.startswith("sqlite") else value
+
+
+def test_downgrade_on_budget_tries_cheaper_tiers_before_refusing(
+    simulator: SimulatorServer, catalog: Catalog, provider_keys: dict[str, str], tmp_path: Path,
+    tenancy_sqlite_template: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulator.reset()
+    url = f"sqlite+aiosqlite:///{tmp_path}/router.db"
+    shutil.copy(tenancy_sqlite_template, tmp_path / "router.db")
+    settings = secured_settings(simulator, catalog, tmp_path, url, monkeypatch)
+    # Reasoning has no free model, so the downgrades end in a 402 once even the low tier is spent.
+    high = {**REQUEST, "task_type": "reasoning", "budget": "high"}
+    with ServiceThread(settings) as service:
+        probe_key = tenant_key(service.url, "probe", daily_hard_limit_usd="0.0000000001")
+        need = {tier: Decimal(str(httpx.post(service.url + EXECUTE, json={**high, "budget": tier},
+                                             headers=auth(probe_key), timeout=30)
+                                  .json()["error"]["details"]["requested_usd"]))
+                for tier in ("high", "low")}
+        assert need["low"] < need["high"]
+        # A low-tier call fits, a high-tier one does not.
+        room = ((need["low"] + need["high"]) / 2).quantize(Decimal("1e-10"))
+        strict = tenant_key(service.url, "strict", daily_hard_limit_usd=str(room))
+        flexible = tenant_key(service.url, "flexible", daily_hard_limit_usd=str(room),
+                              downgrade_on_budget=True)
+        refused = httpx.post(service.url + EXECUTE, json=high, headers=auth(strict), timeout=30)
+        assert refused.status_code == 402 and refused.json()["error"]["code"] == "budget_exceeded"
+        served = httpx.post(service.url + EXECUTE, json=high, headers=auth(flexible), timeout=30)
+        assert served.status_code == 200, served.text
+        routed = {k: v for k, v in high.items() if k != "max_tokens"}
+        high_chain = httpx.post(f"{service.url}/api/brain/ai-assistant/route", json=routed,
+                                headers=auth(flexible)).json()["chain"]
+        assert served.json()["provider"] != high_chain[0]["provider"]
+        assert Decimal(str(served.json()["cost_usd"])) <= room
+        spent = Decimal(str(served.json()["cost_usd"]))
+        for _ in range(50):  # cheaper calls until even the cheapest tier no longer fits
+            again = httpx.post(service.url + EXECUTE, json=high, headers=auth(flexible), timeout=30)
+            if again.status_code != 200:
+                break
+            spent += Decimal(str(again.json()["cost_usd"]))
+        assert again.status_code == 402 and spent <= room
+        assert again.json()["error"]["details"]["downgrade_tried"] == ["medium", "low", "free"]
+
+
+def test_tokens_per_minute_refuse_with_retry_after(
+    simulator: SimulatorServer, catalog: Catalog, provider_keys: dict[str, str], tmp_path: Path,
+    tenancy_sqlite_template: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulator.reset()
+    url = f"sqlite+aiosqlite:///{tmp_path}/router.db"
+    shutil.copy(tenancy_sqlite_template, tmp_path / "router.db")
+    settings = secured_settings(simulator, catalog, tmp_path, url, monkeypatch)
+    with ServiceThread(settings) as service:
+        key = tenant_key(service.url, "acme", rate_limit_tpm=150)  # one call estimates ~80 tokens
+        first = httpx.post(service.url + EXECUTE, json=REQUEST, headers=auth(key), timeout=30)
+        second = httpx.post(service.url + EXECUTE, json=REQUEST, headers=auth(key), timeout=30)
+    assert first.status_code == 200, first.text
+    assert second.status_code == 429
+    error = second.json()["error"]
+    assert error["code"] == "rate_limited" and error["details"]["limit"] == "tokens_per_minute"
+    assert int(second.headers["retry-after"]) >= 1
