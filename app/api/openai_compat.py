@@ -49,7 +49,8 @@ async def chat_completions(request: Request) -> Response:
         prep = await service.prepare(ctx, body, request.headers)
         if body.stream:
             relay = await service.open_stream(ctx, prep)
-            return EventStreamResponse(relay.events(), headers={**prep.headers(), **relay.headers()})
+            return EventStreamResponse(relay.events(), headers={**prep.headers(), **relay.headers()},
+                                       on_close=relay.aclose)
         result = await service.complete(ctx, prep)
     except RouterError as exc:
         return router_error_response(exc, prep.headers() if prep is not None else None)

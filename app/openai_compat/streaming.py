@@ -188,6 +188,8 @@ class StreamRelay:
                 error = ProviderError(ErrorClass.TIMEOUT, f"no chunk from the provider for {self.idle_s:g} s")
             except httpx.TransportError as exc:
                 error = classify_transport(exc)
+            except Exception as exc:  # an adapter's bug still ends the stream visibly, as a failure
+                error = ProviderError(ErrorClass.SERVER_ERROR, f"{type(exc).__name__}: {exc}")
             if error is not None:
                 await close_quietly(opened.chunks)
                 concluded = self._end(error=error)
@@ -204,7 +206,10 @@ class StreamRelay:
                 yield self._chunk(usage=concluded.usage, extra={"router": concluded.router})
             yield DONE
         finally:
-            if not self.concluded:
-                # The client went away (cancelled or closed): record first, then stop the provider.
-                self._end(disconnected=True)
-                await close_quietly(opened.chunks)
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """End early (the client went away, or never got the body): record, then stop the provider."""
+        if not self.concluded:
+            self._end(disconnected=True)
+            await close_quietly(self.opened.chunks)
