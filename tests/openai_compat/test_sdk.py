@@ -201,3 +201,31 @@ def test_malformed_json_is_a_400_in_openai_shape(svc: Running) -> None:
     assert response.status_code == 400
     error = response.json()["error"]
     assert set(error) >= {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("model", [
+    "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash", "vertex_ai/gemini-2.5-flash",
+    "cohere/command-r-08-2024", "bedrock/nova-pro", "azure_openai/gpt-4o-mini", "deepseek/deepseek-chat",
+])
+def test_every_wire_format_streams_the_same_answer_as_it_completes(
+    svc: Running, catalog: Catalog, model: str
+) -> None:
+    client = svc.client()
+    whole = client.chat.completions.create(model=model, messages=ASK)
+    with client.chat.completions.with_streaming_response.create(
+        model=model, messages=ASK, stream=True, stream_options={"include_usage": True},
+    ) as response:
+        decision_id = response.headers["x-router-decision-id"]
+        text, chunks = streamed(response.parse())
+    assert whole.model == model and {c.model for c in chunks} == {model}
+    assert text == whole.choices[0].message.content
+    usage = chunks[-1].usage
+    assert usage is not None and whole.usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (whole.usage.prompt_tokens,
+                                                              whole.usage.completion_tokens)
+    _, rows = svc.stored(decision_id, attempts=1)
+    provider, name = model.split("/", 1)
+    assert [(r.provider, r.model, r.outcome) for r in rows] == [(provider, name, "success")]
+    assert rows[0].cost_estimated is False
+    assert rows[0].cost_usd == exact_cost(catalog, provider, name, usage.prompt_tokens,
+                                          usage.completion_tokens)
