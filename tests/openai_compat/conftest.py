@@ -53,12 +53,13 @@ class Running:
     def client(self, **kwargs: Any) -> OpenAI:
         return OpenAI(base_url=self.url + "/v1", api_key="sk-any", max_retries=0, timeout=30, **kwargs)
 
-    def chain(self, **request: Any) -> list[str]:
+    def chain(self, headers: dict[str, str] | None = None, **request: Any) -> list[str]:
         """The providers the router would try, in order, for these constraints."""
         body = {"task_type": "chat", "budget": "low", **request}
         if "messages" not in body:
             body["prompt"] = "Capital of France?"
-        return [c["provider"] for c in httpx.post(self.url + ROUTE, json=body).json()["chain"]]
+        decision = httpx.post(self.url + ROUTE, json=body, headers=headers).json()
+        return [c["provider"] for c in decision["chain"]]
 
     def stored(self, decision_id: str, *, attempts: int, timeout_s: float = 10) -> tuple[Any, list[Any]]:
         """The decision row and its attempt rows, once the write-behind writer has committed them."""
