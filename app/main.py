@@ -31,6 +31,7 @@ from app.execution.schemas import ExecuteRequest
 from app.health.runtime import start_health
 from app.health.tracker import HealthTracker
 from app.metrics import worker_exited
+from app.openai_compat.wire import ChatCompletionRequest
 from app.providers.pool import ProviderPool
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_openapi(app, RouteRequest, ExecuteRequest)
+    install_openapi(app, RouteRequest, ExecuteRequest, ChatCompletionRequest)
     app.include_router(system.router)
     app.include_router(routing.router)
     app.include_router(execute.router)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.api.body import json_body
 from app.api.deps import context_of
 from app.api.errors import json_response
 from app.errors import PayloadTooLarge, RouterError
@@ -33,8 +34,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completions, routed",
-             responses=RESPONSES, openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": ChatCompletionRequest.model_json_schema()}}}})
+             responses=RESPONSES, openapi_extra=json_body(ChatCompletionRequest))
 async def chat_completions(request: Request) -> Response:
     """`model: "auto"` routes with hints (extra body fields or X-Router-* headers); `provider/model` pins."""
     ctx = context_of(request)
