@@ -21,7 +21,7 @@ from app.store.repositories import insert_rows
 from app.store.rows import attempt_row, decision_row
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-TABLES = ["decisions", "attempts", *sorted(ROLLUP_METADATA.tables)]
+TABLES = ["decisions", "attempts", "tenants", "api_keys", *sorted(ROLLUP_METADATA.tables)]
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ async def _truncate(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)}"))
+            await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
     finally:
         await engine.dispose()
 
