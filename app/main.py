@@ -38,6 +38,7 @@ from app.routing.schemas import RouteRequest
 from app.store.lifecycle import open_store
 from app.tenancy.edge import Edge
 from app.tenancy.middleware import Authentication
+from app.tenancy.openapi import document_security
 from app.tenancy.service import Tenancy
 from app.tenancy.settings import TenancySettings
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app, RouteRequest, ExecuteRequest, ChatCompletionRequest)
+    document_security(app, tenancy_options.public_paths)
     app.include_router(system.router)
     app.include_router(routing.router)
     app.include_router(execute.router)

@@ -73,7 +73,8 @@ async def create_key(name: TenantName, body: KeyCreate, ctx: ContextDep) -> Resp
     return json_response({"key": plaintext, **key}, 201)
 
 
-@router.get("/keys", summary="List API keys (prefixes and scopes, never the keys)", responses=ADMIN_ERRORS)
+@router.get("/keys", summary="List API keys (prefixes and scopes, never the keys)",
+            responses={404: {"description": "No such tenant"}, **ADMIN_ERRORS})
 async def list_keys(
     ctx: ContextDep,
     tenant: Annotated[str | None, Query(pattern=TENANT_NAME, description="Only this tenant's keys")] = None,

@@ -137,7 +137,9 @@ async def recommendations(ctx: ContextDep, tenant: TenantDep,
                           "messages": [r["message"] for r in items]})
 
 
-@router.get("/export", summary="Export the summary and, with include_raw_data, every decision (streamed)")
+@router.get("/export", summary="Export the summary and, with include_raw_data, every decision (streamed)",
+            responses={200: {"description": "The export in the asked format",
+                             "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()}}})
 async def export(ctx: ContextDep, tenant: TenantDep, window_hours: WindowHours = 24,
                  format: ExportFormat = ExportFormat.JSON, include_raw_data: bool = False) -> Response:
     """json, csv, or ndjson in the Elasticsearch bulk format; streamed in constant memory."""

@@ -28,7 +28,7 @@ class ExecuteRequest(RouteRequest):
         default=None, description="Cap on the answer's tokens; also the routing's expected output.")
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     stream: bool = Field(default=False, description="Streaming is served by POST /v1/chat/completions.")
-    deadline_s: Annotated[float, Field(gt=0, le=600)] | None = Field(
+    deadline_s: Annotated[float, Field(ge=0.1, le=600)] | None = Field(
         default=None, description="Overall deadline for every attempt (default: the catalog's, 60 s).")
 
     @model_validator(mode="after")
