@@ -22,15 +22,42 @@ from app.openai_compat.wire import ChatCompletionRequest
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
+# OpenAI's error shape; the auth and load-shedding middleware answer in the service envelope,
+# which shares `message` and `code`, so this schema holds for both.
+ERROR = {"application/json": {"schema": {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["message", "code"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"},
+        "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]},
+        "details": {"type": "object"}}}},
+}}}
+COMPLETION = {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"],
+              "properties": {"id": {"type": "string"}, "object": {"const": "chat.completion"},
+                             "created": {"type": "integer"}, "model": {"type": "string"},
+                             "choices": {"type": "array"}, "usage": {"type": "object"},
+                             "router": {"type": "object"}}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A `chat.completion`, or with `stream: true` a `text/event-stream` of "
+    200: {"description": "A `chat.completion`; with `stream: true` a `text/event-stream` of "
                          "`chat.completion.chunk` events ending in `data: [DONE]` (or in an "
-                         "`{\"error\": ...}` event when the provider fails mid-stream)"},
+                         "`{\"error\": ...}` event when the provider fails mid-stream)",
+          "content": {"application/json": {"schema": COMPLETION},
+                      "text/event-stream": {"schema": {"type": "string"}}}},
     400: {"description": "`invalid_request_error`: a bad field (`param` names it), unsupported "
-                         "options (n > 1, tools), or no model meets the constraints"},
-    404: {"description": "`model_not_found`: `model` is neither `auto` nor a `provider/model` id"},
-    502: {"description": "Every provider in the chain failed before answering"},
+                         "options (n > 1, tools), or no model meets the constraints", "content": ERROR},
+    402: {"description": "`budget_exceeded`: the tenant's hard budget would be overspent", "content": ERROR},
+    404: {"description": "`model_not_found`: `model` is neither `auto` nor a `provider/model` id",
+          "content": ERROR},
+    413: {"description": "The body is over the size cap", "content": ERROR},
+    429: {"description": "`rate_limited`: the tenant's tokens or requests per minute", "content": ERROR},
+    502: {"description": "Every provider in the chain failed before answering", "content": ERROR},
+    503: {"description": "Overloaded, or keys cannot be verified right now", "content": ERROR},
 }
+MODEL_LIST = {"type": "object", "required": ["object", "data"],
+              "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {
+                  "type": "object", "required": ["id", "object", "owned_by"]}}}}
+MODELS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "`auto` and every catalog model",
+          "content": {"application/json": {"schema": MODEL_LIST}}}}
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completions, routed",
@@ -58,7 +85,7 @@ async def chat_completions(request: Request) -> Response:
         **prep.headers(), "x-router-provider": result.provider, "x-router-model": result.model})
 
 
-@router.get("/models", summary="`auto` and every catalog model as `provider/model`")
+@router.get("/models", summary="`auto` and every catalog model as `provider/model`", responses=MODELS)
 async def list_models(request: Request) -> Response:
     """The OpenAI model list; pass an `id` as `model` to pin it."""
     ctx = context_of(request)
