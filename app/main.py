@@ -39,6 +39,7 @@ from app.store.lifecycle import open_store
 from app.tenancy.edge import Edge
 from app.tenancy.middleware import Authentication
 from app.tenancy.openapi import document_security
+from app.tenancy.provider_keys import watch_sighup
 from app.tenancy.service import Tenancy
 from app.tenancy.settings import TenancySettings
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health = await start_health(ctx.health, ctx.catalog, settings, store=store)
         # API keys, budgets and rate limits; the budget sweeper runs until shutdown.
         ctx.tenancy = await Tenancy.open(settings, store.sessions, tenancy_options)
+        stop_watching_keys = watch_sighup(ctx)  # SIGHUP re-reads provider keys
         app.state.ctx = ctx
         if not settings.auth_enabled:
             log.warning("authentication is OFF: ROUTER_MASTER_KEY is not set, so every request is served "
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            stop_watching_keys()
             await ctx.tenancy.aclose()
             await health.stop()
             await ctx.providers.aclose()

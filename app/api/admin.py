@@ -1,4 +1,5 @@
-"""Admin endpoints (the `admin` scope): tenants, budgets, rate limits and API keys; and `GET …/tenant`."""
+"""Admin endpoints (the `admin` scope): tenants, budgets, rate limits, API keys and provider key reloads;
+and `GET …/tenant` for any key."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from starlette.responses import Response
 from app.api.deps import ContextDep
 from app.api.errors import json_response
 from app.context import ServiceContext
-from app.errors import ServiceUnavailable
+from app.errors import BadRequest, ServiceUnavailable
 from app.tenancy import admin
 from app.tenancy.principal import ANONYMOUS, Principal
+from app.tenancy.provider_keys import provider_key_status, reload_provider_keys
 from app.tenancy.schemas import TENANT_NAME, KeyCreate, TenantCreate, TenantLimits
 from app.tenancy.service import Tenancy
 
@@ -102,3 +104,18 @@ async def my_tenant(request: Request, ctx: ContextDep) -> Response:
                                                 ctx.tenancy.budgets)
         body["key_prefix"] = principal.key_prefix
     return json_response(body)
+
+
+@router.get("/provider-keys", summary="Provider keys by fingerprint: usable, refused or resting",
+            responses=ADMIN_ERRORS)
+async def provider_keys(ctx: ContextDep) -> Response:
+    return json_response(provider_key_status(ctx))
+
+
+@router.post("/provider-keys/reload", summary="Re-read provider keys (as SIGHUP does), without a restart",
+             responses={400: {"description": "The secrets file cannot be read"}, **ADMIN_ERRORS})
+async def reload_keys(ctx: ContextDep) -> Response:
+    try:
+        return json_response(reload_provider_keys(ctx))
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"provider keys not reloaded: {exc}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -12,6 +12,7 @@ import orjson
 
 from app.config.catalog import ProviderSpec
 from app.providers.errors import ErrorClass, ProviderError, classify_transport
+from app.providers.keyring import KeyRing, load_keys
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_USAGE_TOKENS = 100_000_000
@@ -118,14 +119,19 @@ class ProviderAdapter(ABC):
         self.name = name
         self.spec = spec
         self.client = client
-        self.key = environ.get(spec.api_key_env) or None
+        # Several keys in turn (app/providers/keyring.py); `key` is the one the next call sends.
+        self.keys = KeyRing(name, load_keys(spec.api_key_env, environ))
         # Parsed once: httpx's per-call URL parsing and header merging cost ~150 us a request.
         self._urls: dict[str, httpx.URL] = {}
         self._extensions = {"timeout": client.timeout.as_dict()}
 
+    @property
+    def key(self) -> str | None:
+        return self.keys.current()
+
     def unavailable(self) -> ProviderError | None:
         """Why this provider cannot be called (no key, missing extra), or None."""
-        if not self.key:
+        if not self.keys:
             return ProviderError(ErrorClass.NO_KEY, f"{self.spec.api_key_env} is not set")
         return None
 
@@ -164,8 +170,20 @@ class ProviderAdapter(ABC):
         except httpx.TransportError as exc:
             raise classify_transport(exc) from exc
         if response.status_code >= 300:
-            raise self.error_from_wire(response.status_code, response.headers, body)
+            raise self.key_outcome(headers.values(), self.error_from_wire(response.status_code,
+                                                                          response.headers, body))
+        self.keys.advance()
         return body
+
+    def key_outcome(self, sent: Iterable[str], error: ProviderError) -> ProviderError:
+        """Tell the key ring what the key in `sent` got (refused: set aside; 429: rest), then the error."""
+        if error.error_class is ErrorClass.AUTH:
+            self.keys.refused(sent, error.status_code)
+        elif error.error_class is ErrorClass.RATE_LIMITED:
+            self.keys.rate_limited(sent, error.retry_after_s)
+        else:
+            self.keys.advance()
+        return error
 
     async def raise_for_stream(self, response: httpx.Response) -> None:
         """Turn a non-2xx streamed answer into its classified error."""
@@ -174,7 +192,9 @@ class ProviderAdapter(ABC):
                 body = await read_capped(response)
             except httpx.TransportError as exc:
                 raise classify_transport(exc) from exc
-            raise self.error_from_wire(response.status_code, response.headers, body)
+            raise self.key_outcome(response.request.headers.values(),
+                                   self.error_from_wire(response.status_code, response.headers, body))
+        self.keys.advance()
 
 
 async def read_capped(response: httpx.Response, cap: int = MAX_RESPONSE_BYTES) -> bytes:
