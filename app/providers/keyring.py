@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from app.logs import register_secret
+
 log = logging.getLogger(__name__)
 
 SET_ASIDE_S = 300.0          # RELIABILITY.md: a bad key is ejected for 300 s
@@ -89,6 +91,8 @@ class KeyRing:
         self.clock = clock
         self._states = [KeyState(k, fingerprint(k)) for k in keys]
         self._next = 0
+        for state in self._states:
+            register_secret(state.key)  # log lines are scrubbed of it, should one ever carry it
 
     def __bool__(self) -> bool:
         return bool(self._states)
@@ -143,6 +147,8 @@ class KeyRing:
         old = {s.key: s for s in self._states}
         self._states = [old.get(k) or KeyState(k, fingerprint(k)) for k in keys]
         self._next = 0
+        for state in self._states:
+            register_secret(state.key)
 
     def status(self) -> list[dict[str, object]]:
         """Each key by fingerprint with its state (never the key)."""

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config.settings import Settings
+from app.logs import register_secret
 from app.tenancy import repository
 from app.tenancy.authn import Authenticator
 from app.tenancy.budgets import Budgets
@@ -44,6 +45,7 @@ class Tenancy:
         options = options or TenancySettings()
         secret = settings.router_master_key
         master = secret.get_secret_value() if secret is not None and settings.auth_enabled else None
+        register_secret(master)
         limiter: RateLimiter = LocalBuckets()
         if settings.redis_url:
             limiter = RedisBuckets(Redis.from_url(settings.redis_url, socket_timeout=1.0,
