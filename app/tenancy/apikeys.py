@@ -31,7 +31,7 @@ class NewKey:
 
 def digest(presented: str, pepper: bytes) -> bytes:
     """The keyed hash of a presented credential (also the auth cache's key, so no plaintext is kept)."""
-    return hmac.new(pepper, presented.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return hmac.digest(pepper, presented.encode("utf-8", "surrogatepass"), "sha256")
 
 
 def stored_hash(raw_digest: bytes) -> str:

@@ -15,7 +15,7 @@ from uuid6 import uuid7
 from app.errors import RateLimited
 from app.logs import request_id
 from app.tenancy.middleware import send_error
-from app.tenancy.scopes import is_public
+from app.tenancy.scopes import PathPolicy
 
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -48,7 +48,7 @@ class Edge:
     def __init__(self, app: ASGIApp, *, max_in_flight: int, public_paths: tuple[str, ...]) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
-        self.public_paths = public_paths
+        self.policy = PathPolicy(public_paths)
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +74,7 @@ class Edge:
             await send(message)
 
         try:
-            if self.in_flight >= self.max_in_flight and not is_public(scope["path"], self.public_paths):
+            if self.in_flight >= self.max_in_flight and self.policy(scope["path"]) is not None:
                 await send_error(send_with_headers, RateLimited(
                     f"this replica is serving its limit of {self.max_in_flight} requests; retry shortly",
                     details={"limit": "in_flight", "max_in_flight": self.max_in_flight},

@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import Forbidden, RateLimited, RouterError, ServiceUnavailable, Unauthorized
 from app.tenancy.principal import ANONYMOUS, Principal, current
+from app.tenancy.principal import Scope as Needed
 from app.tenancy.ratelimit import retry_after_header
-from app.tenancy.scopes import is_public, required_scope
+from app.tenancy.scopes import PathPolicy
 
 if TYPE_CHECKING:
     from app.tenancy.service import Tenancy
@@ -64,17 +65,15 @@ class Authentication:
     def __init__(self, app: ASGIApp, *, enabled: bool, public_paths: tuple[str, ...]) -> None:
         self.app = app
         self.enabled = enabled
-        self.public_paths = public_paths
+        self.policy = PathPolicy(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or is_public(scope["path"], self.public_paths):
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] == "http" and _preflight(scope):
+        needed = self.policy(scope["path"]) if scope["type"] in ("http", "websocket") else None
+        if needed is None or (scope["type"] == "http" and _preflight(scope)):
             await self.app(scope, receive, send)
             return
         try:
-            principal = await self._principal(scope) if self.enabled else ANONYMOUS
+            principal = await self._principal(scope, needed) if self.enabled else ANONYMOUS
         except RouterError as error:
             if scope["type"] != "http":
                 await send({"type": "websocket.close", "code": 1008})
@@ -88,7 +87,7 @@ class Authentication:
         finally:
             current.reset(token)
 
-    async def _principal(self, scope: Scope) -> Principal:
+    async def _principal(self, scope: Scope, needed: Needed) -> Principal:
         presented = credential(scope.get("headers", []))
         if presented is None:
             raise Unauthorized(
@@ -105,7 +104,6 @@ class Authentication:
             log.warning("cannot verify API keys: %s", type(exc).__name__)
             raise ServiceUnavailable("API keys cannot be verified right now; try again",
                                      headers={"retry-after": "2"}) from None
-        needed = required_scope(scope["path"])
         if not principal.can(needed):
             raise Forbidden(f"this key lacks the `{needed.value}` scope this path needs",
                             details={"required_scope": needed.value,
