@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.auth_enabled:
             log.warning("authentication is OFF: ROUTER_MASTER_KEY is not set, so every request is served "
                         "without a key; listen on loopback only (local development and the demo)")
+        # What start-up built lives as long as the process: keep the cyclic GC from rescanning it
+        # (records waiting in the write-behind queue otherwise trigger full collections of it).
+        gc.freeze()
         try:
             yield
         finally:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from uuid6 import uuid7
 
-from app.routing.explain import chain_entry
 from app.routing.schemas import ProviderHealth, RoutingDecision
 
 
@@ -70,18 +69,28 @@ class DecisionRecord:
         cls, decision: RoutingDecision, *, status: DecisionStatus = DecisionStatus.ROUTED,
         idempotency_key: str | None = None, variant: str | None = None,
     ) -> DecisionRecord:
-        """The record of a decision the engine made (submit it once, with its final status)."""
-        primary = decision.primary.candidate
+        """The record of a decision the engine made (submit it once, with its final status).
+
+        On the request path of every /route: enum members are kept as they are (they are str)
+        and chain entries are built directly, not through the response's rounding formatter.
+        """
+        task = decision.task_type
+        i, o = decision.input_tokens, decision.output_tokens
+        chain = [{
+            "provider": (c := s.candidate).provider, "model": c.model, "region": c.region,
+            "deployment": c.deployment, "input_price": c.input_price_f,
+            "output_price": c.output_price_f, "blended_price": c.blended_price_f,
+            "expected_quality": c.quality[task], "estimated_cost_usd": c.estimate_cost_float(i, o),
+            "score": s.score,
+        } for s in decision.chain]
+        primary = decision.chain[0].candidate
         return cls(
-            id=decision.decision_id, task_type=decision.task_type.value,
-            budget=decision.budget.value, region=decision.region.value,
+            id=decision.decision_id, task_type=task, budget=decision.budget, region=decision.region,
             requires_sla=decision.requires_sla, requires_compliance=decision.requires_compliance,
-            input_tokens=decision.input_tokens, output_tokens=decision.output_tokens,
-            status=status, strategy=decision.strategy.value,
-            primary_provider=primary.provider, primary_model=primary.model,
-            chain=[chain_entry(decision, s) for s in decision.chain],
+            input_tokens=i, output_tokens=o, status=status, strategy=decision.strategy,
+            primary_provider=primary.provider, primary_model=primary.model, chain=chain,
             excluded=[e.to_dict() for e in decision.excluded],
-            estimated_cost_usd=decision.estimated_cost_usd,
+            estimated_cost_usd=primary.estimate_cost(i, o),
             baseline_cost_usd=decision.baseline_cost_usd,
             tenant=decision.tenant, user=decision.user,
             idempotency_key=idempotency_key, variant=variant,

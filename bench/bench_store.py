@@ -2,14 +2,15 @@
 
 1. /route throughput with recording on and off, in the same run: the service runs as a
    `llm-router serve` subprocess (one uvicorn worker) on a scratch PostgreSQL database, driven
-   by an aiohttp load generator at fixed concurrency for a bounded time; on and off alternate
-   for several rounds and the medians are compared. Every answered decision is then counted
-   in the database.
+   by an aiohttp load generator at fixed concurrency for a bounded time. Both services run at
+   once and the load alternates between them in short slices, so a busy shared machine slows
+   both alike; medians of the slices are compared, by throughput and by the service's CPU time
+   per request. Every answered decision is then counted in the database.
 2. Sustained writer throughput: realistic decision and attempt records (the chain and the
    exclusion list of real routing decisions) submitted to the RecordWriter as fast as it takes
    them, timed until all are committed.
 
-    .venv/bin/python bench/bench_store.py [--seconds 8] [--concurrency 32] [--rounds 2] [--rows 200000]
+    .venv/bin/python bench/bench_store.py [--seconds 10] [--slices 10] [--concurrency 32] [--rows 200000]
 
 Needs the PostgreSQL server of the test setup (127.0.0.1:5432, database `test` for admin);
 creates and drops its own database `router_bench_<random>`.
@@ -120,8 +121,16 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("service did not start within 60 s")
 
 
-async def drive(port: int, seconds: float, concurrency: int, warmup: float) -> dict[str, float]:
-    """Fixed concurrency for a bounded time; returns answered requests per second and latencies."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(port: int, seconds: float, concurrency: int, warmup: float,
+                pid: int | None = None) -> dict[str, float]:
+    """Fixed concurrency for a bounded time: answered requests per second, latencies, and the
+    service's CPU time per request (robust on a shared machine where throughput is noisy)."""
     latencies: list[float] = []
     ok = 0
     answered = 0
@@ -149,7 +158,15 @@ async def drive(port: int, seconds: float, concurrency: int, warmup: float) -> d
                             errors += 1
                 n += 1
 
+        async def cpu_window() -> tuple[float, float]:
+            await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+            first = cpu_seconds(pid) if pid else 0.0
+            await asyncio.sleep(max(0.0, stop - time.monotonic()))
+            return first, cpu_seconds(pid) if pid else 0.0
+
+        window = asyncio.create_task(cpu_window())
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        cpu_start, cpu_end = await window
     latencies.sort()
     return {
         "rps": ok / seconds,
@@ -157,37 +174,49 @@ async def drive(port: int, seconds: float, concurrency: int, warmup: float) -> d
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
         "errors": errors,
         "answered": answered,
+        "cpu_us_per_request": 1e6 * (cpu_end - cpu_start) / ok if ok else 0.0,
     }
 
 
 async def route_throughput(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Both services run at once; the load alternates between them in short slices, so the
+    noise of a shared machine falls on both alike."""
     keys = {p.api_key_env: "bench-placeholder" for p in load_catalog().providers.values()}
-    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    slices: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         log = Path(tmp) / "service.log"
-        for round_no in range(args.rounds):
-            for mode in ("on", "off") if round_no % 2 == 0 else ("off", "on"):
-                before = await scalar(url, "SELECT count(*) FROM decisions")
-                env = {**keys, "DATABASE_URL": url, "ROUTER_DATA_DIR": str(Path(tmp) / mode),
-                       "ROUTER_RECORD_DECISIONS": "true" if mode == "on" else "false"}
-                port = free_port()
-                proc = start_service(env, port, log)
-                try:
-                    await wait_ready(port, proc)
-                    result = await drive(port, args.seconds, args.concurrency, args.warmup)
-                finally:
-                    proc.send_signal(signal.SIGTERM)
-                    code = proc.wait(60)
-                stored = await scalar(url, "SELECT count(*) FROM decisions") - before
-                result["stored"] = stored
-                result["exit_code"] = code
-                runs[mode].append(result)
-                print(f"  round {round_no + 1} recording {mode:<3} {result['rps']:8.0f} req/s  "
-                      f"p50 {result['p50_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms  "
-                      f"stored {stored}  exit {code}", flush=True)
-    on = statistics.median(r["rps"] for r in runs["on"])
-    off = statistics.median(r["rps"] for r in runs["off"])
-    return {"on_rps": on, "off_rps": off, "cost_percent": 100 * (off - on) / off, "runs": runs}
+        for mode in ("on", "off"):
+            env = {**keys, "DATABASE_URL": url, "ROUTER_DATA_DIR": str(Path(tmp) / mode),
+                   "ROUTER_RECORD_DECISIONS": "true" if mode == "on" else "false"}
+            port = free_port()
+            procs[mode] = (start_service(env, port, log), port)
+        try:
+            for proc, port in procs.values():
+                await wait_ready(port, proc)
+                await drive(port, args.warmup, args.concurrency, 0.0)
+            for n in range(args.slices):
+                for mode in ("on", "off") if n % 2 == 0 else ("off", "on"):
+                    proc, port = procs[mode]
+                    slices[mode].append(await drive(port, args.seconds / args.slices,
+                                                    args.concurrency, 0.25, proc.pid))
+        finally:
+            codes = {}
+            for mode, (proc, _) in procs.items():
+                proc.send_signal(signal.SIGTERM)
+                codes[mode] = proc.wait(60)
+    answered = sum(r["answered"] for r in slices["on"])
+    stored = await scalar(url, "SELECT count(*) FROM decisions")
+    result: dict[str, Any] = {"exit_codes": codes, "answered_on": answered, "stored": stored}
+    for mode in ("on", "off"):
+        result[f"{mode}_rps"] = statistics.median(r["rps"] for r in slices[mode])
+        result[f"{mode}_cpu"] = statistics.median(r["cpu_us_per_request"] for r in slices[mode])
+        result[f"{mode}_p99"] = statistics.median(r["p99_ms"] for r in slices[mode])
+        print(f"  recording {mode:<3} slices (req/s): "
+              + " ".join(f"{r['rps']:.0f}" for r in slices[mode]), flush=True)
+    result["cost_percent"] = 100 * (1 - result["on_rps"] / result["off_rps"])
+    result["cpu_cost_percent"] = 100 * (1 - result["off_cpu"] / result["on_cpu"])
+    return result
 
 
 def sample_records(count: int) -> tuple[list[DecisionRecord], list[AttemptRecord]]:
@@ -243,22 +272,27 @@ async def writer_throughput(url: str, rows: int) -> dict[str, float]:
 
 
 async def route_section(url: str, args: argparse.Namespace) -> None:
-    print(f"/route, one uvicorn worker, {args.concurrency} concurrent clients, "
-          f"{args.seconds:g} s per run, recording into PostgreSQL:", flush=True)
-    route = await route_throughput(url, args)
-    print(f"recording on  {route['on_rps']:8.0f} req/s (median)")
-    print(f"recording off {route['off_rps']:8.0f} req/s (median)")
-    print(f"recording costs {route['cost_percent']:.1f} % of /route throughput (goal < 15 %)")
-    lost = [r for r in route["runs"]["on"] if r["stored"] < r["answered"]]
-    print("every answered decision stored" if not lost else f"MISSING decisions in {lost}")
+    print(f"/route, one uvicorn worker per service, {args.concurrency} concurrent clients, "
+          f"{args.seconds:g} s per mode in {args.slices} alternating slices, recording into "
+          "PostgreSQL:", flush=True)
+    r = await route_throughput(url, args)
+    print(f"recording on  {r['on_rps']:8.0f} req/s (median slice), p99 {r['on_p99']:.0f} ms, "
+          f"service CPU {r['on_cpu']:.0f} us/request")
+    print(f"recording off {r['off_rps']:8.0f} req/s (median slice), p99 {r['off_p99']:.0f} ms, "
+          f"service CPU {r['off_cpu']:.0f} us/request")
+    print(f"recording costs {r['cost_percent']:.1f} % of /route throughput and "
+          f"{r['cpu_cost_percent']:.1f} % of CPU-bound capacity (goal < 15 %)")
+    verdict = "every answered decision stored" if r["stored"] >= r["answered_on"] else "MISSING decisions"
+    print(f"{verdict}: {r['answered_on']} answered while measured, {r['stored']} stored in all; "
+          f"exit codes {r['exit_codes']}")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured time per run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per mode")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2, help="on/off pairs")
+    parser.add_argument("--slices", type=int, default=10, help="alternating slices per mode")
     parser.add_argument("--rows", type=int, default=200_000, help="rows for the writer benchmark")
     parser.add_argument("--writer-only", action="store_true")
     parser.add_argument("--revision", default="heads",

@@ -17,6 +17,6 @@ class WriterOptions(BaseSettings):
     spool_at_fraction: float = Field(default=0.8, alias="ROUTER_SPOOL_AT_FRACTION", gt=0, le=1)
     unreachable_s: float = Field(default=2.0, alias="ROUTER_SPOOL_AFTER_S", gt=0)
     fsync_interval_s: float = Field(default=0.1, alias="ROUTER_SPOOL_FSYNC_S", ge=0)
-    write_timeout_s: float = Field(default=10.0, alias="ROUTER_RECORD_WRITE_TIMEOUT_S", gt=0)
+    write_timeout_s: float = Field(default=5.0, alias="ROUTER_RECORD_WRITE_TIMEOUT_S", gt=0)
     retry_max_s: float = Field(default=2.0, alias="ROUTER_RECORD_RETRY_MAX_S", gt=0)
     shutdown_flush_s: float = Field(default=10.0, alias="ROUTER_SHUTDOWN_FLUSH_S", ge=0)

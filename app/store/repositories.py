@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.store.bulk import unnest_insert
 from app.store.models import Attempt, Decision, HealthSnapshot
 from app.store.rows import Kind, Row
 
@@ -35,15 +36,20 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
-    RETURNING makes SQLAlchemy send the batch as one multi-row INSERT rather than one execution
-    per row: a single round of statement-level triggers, and far less work for the server.
+    One statement per batch on both databases: on PostgreSQL an INSERT … SELECT FROM unnest
+    (app/store/bulk.py); on SQLite a multi-row INSERT (RETURNING makes SQLAlchemy send the batch
+    as one statement rather than one execution per row). Either way statement-level triggers
+    run once per batch.
     """
     if not rows:
         return 0
     table = TABLES[kind]
-    stmt = insert_ignoring_duplicates(session.get_bind().dialect.name, table).returning(table.c.id)
-    result = await session.execute(stmt, list(rows))
-    return len(result.all())
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        text, params = unnest_insert(table, rows)
+        return int((await session.execute(text, params)).scalar_one())
+    stmt = insert_ignoring_duplicates(dialect, table).returning(table.c.id)
+    return len((await session.execute(stmt, list(rows))).all())
 
 
 async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> int:

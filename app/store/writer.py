@@ -58,8 +58,8 @@ class WriterStats:
 
 def is_row_error(exc: BaseException) -> bool:
     """True when the rows themselves are bad (retrying cannot help); False for a sick database."""
-    if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
-        return True
+    if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError | ValueError | TypeError):
+        return True  # ValueError/TypeError: a value our own conversion refused
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return False
@@ -93,6 +93,8 @@ class RecordWriter:
         self._closed = False
         self._epoch = 0
         self._pending_since: float | None = None
+        self._failing_since: float | None = None
+        self._writing_since: float | None = None
         self._flushing = 0
         self._failure_streak = 0
         self._last_failure_log = 0.0
@@ -283,12 +285,24 @@ class RecordWriter:
                     await self._spool.sync()
             except OSError as exc:
                 log.error("record writer: spool fsync failed: %s", exc)
-            since = self._pending_since
-            if (not self._spooling and self._queue and since is not None
-                    and time.monotonic() - since >= self.options.unreachable_s):
-                self._start_spooling(
-                    f"no commit for {self.options.unreachable_s:g} s with records waiting"
-                )
+            self._spool_if_unreachable()
+
+    def _spool_if_unreachable(self) -> None:
+        """Writes have failed for `unreachable_s`: keep the queue on disk instead of in memory.
+
+        Counted from the start of the first failed write, so a write that hangs until its
+        timeout counts as unreachable too; a database that is merely slow but answering is
+        left alone (the 80 % rule covers it).
+        """
+        if self._spooling or not self._queue:
+            return
+        now = time.monotonic()
+        failing, writing = self._failing_since, self._writing_since
+        if failing is not None and now - failing >= self.options.unreachable_s:
+            self._start_spooling(f"database unreachable for {now - failing:.1f} s")
+        elif writing is not None and now - writing >= self.options.write_timeout_s:
+            # The write hangs and even its cancellation does not come back (a black-holed link).
+            self._start_spooling(f"a database write has hung for {now - writing:.1f} s")
 
     async def _backoff(self) -> None:
         self._failure_streak += 1
@@ -369,14 +383,18 @@ class RecordWriter:
         """Insert and commit rows; True once they are all stored (or dead-lettered)."""
         if not rows:
             return True
+        started = self._writing_since = time.monotonic()
         try:
             async with asyncio.timeout(self.options.write_timeout_s):
                 await self._insert(rows)
         except Exception as exc:
             if is_row_error(exc):
                 return await self._isolate(rows)
-            self._note_failure(exc)
+            self._note_failure(exc, started)
             return False
+        finally:
+            self._writing_since = None
+        self._failing_since = None
         self.stats.written += len(rows)
         RECORDS_WRITTEN.inc(len(rows))
         return True
@@ -392,12 +410,13 @@ class RecordWriter:
     async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
         """One row per transaction, to find the invalid ones and store all the others."""
         for kind, row in rows:
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(self.options.write_timeout_s):
                     await self._insert([(kind, row)])
             except Exception as exc:
                 if not is_row_error(exc):
-                    self._note_failure(exc)
+                    self._note_failure(exc, started)
                     return False
                 self._dead_letter([_wrap_row(kind, row, _describe(exc))], _describe(exc))
                 continue
@@ -405,8 +424,11 @@ class RecordWriter:
             RECORDS_WRITTEN.inc()
         return True
 
-    def _note_failure(self, exc: BaseException) -> None:
+    def _note_failure(self, exc: BaseException, started: float) -> None:
         self.stats.failures += 1
+        if self._failing_since is None:
+            self._failing_since = started
+        self._spool_if_unreachable()
         now = time.monotonic()
         if now - self._last_failure_log >= FAILURE_LOG_EVERY_S:
             self._last_failure_log = now
