@@ -16,6 +16,7 @@ from app.cli import main as cli
 from app.config.settings import Settings
 from app.store import migrate
 from app.store.engine import create_engine
+from tests.store.server import free_port
 from tests.store.service import ROUTE, running, store_of
 
 
@@ -86,14 +87,13 @@ def test_a_schema_from_an_unknown_version_refuses_to_start(
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_uvicorn_exits_with_the_upgrade_message(
+def test_llm_router_serve_exits_with_the_upgrade_message(
     pg_empty_database: Callable[[], str], tmp_path: Path, provider_keys: dict[str, str]
 ) -> None:
     env = {**os.environ, "DATABASE_URL": pg_empty_database(), "ROUTER_DATA_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=60,
     )
-    assert proc.returncode != 0
+    assert proc.returncode == 3, proc.stderr
     assert "llm-router db upgrade" in proc.stderr

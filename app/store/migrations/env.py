@@ -7,6 +7,7 @@ an async engine through `run_sync`; the plain `alembic` command opens its own as
 from __future__ import annotations
 
 import asyncio
+import os
 from logging.config import fileConfig
 
 from alembic import context
@@ -37,9 +38,10 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_with_own_engine() -> None:
-    engine = async_engine_from_config(
-        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
+    section = config.get_section(config.config_ini_section, {})
+    if os.environ.get("DATABASE_URL"):  # the service's own variable wins over alembic.ini
+        section["sqlalchemy.url"] = os.environ["DATABASE_URL"]
+    engine = async_engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(run_on)
     await engine.dispose()
