@@ -42,6 +42,7 @@ bench: dev
 	$(BIN)/python bench/bench_routing.py
 	$(BIN)/python bench/bench_health.py
 	$(BIN)/python bench/bench_execute.py
+	$(BIN)/python bench/bench_auth.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

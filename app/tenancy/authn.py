@@ -73,6 +73,9 @@ class Authenticator:
                 del self._cache[raw]
 
     async def aclose(self) -> None:
+        """Let last-use updates in flight finish (they are short), cancel any that hang."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=2)
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -97,3 +97,26 @@ async def test_redis_unreachable_falls_back_to_this_replicas_buckets() -> None:
         assert await limiter.take("rpm:t", 1, per_minute=2) is not None
     finally:
         await limiter.aclose()
+
+
+@pytest.mark.redis
+async def test_the_service_shares_buckets_through_redis_when_redis_url_is_set(redis_url: str) -> None:
+    from app.config.settings import Settings
+    from app.tenancy.service import Tenancy
+    from app.tenancy.settings import TenancySettings
+
+    prefix = f"test-svc-{secrets.token_hex(6)}"
+    options = TenancySettings(ROUTER_REDIS_PREFIX=prefix)
+    replicas = [await Tenancy.open(Settings(redis_url=redis_url), None, options) for _ in range(2)]
+    try:
+        assert all(isinstance(r.limiter, RedisBuckets) for r in replicas)
+        taken = [await replicas[i % 2].limiter.take("rpm:t", 1, per_minute=4) for i in range(5)]
+        assert taken[:4] == [None] * 4 and taken[4] is not None
+    finally:
+        client = Redis.from_url(redis_url)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        for replica in replicas:
+            await replica.aclose()
