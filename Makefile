@@ -43,6 +43,7 @@ bench: dev
 	$(BIN)/python bench/bench_health.py
 	$(BIN)/python bench/bench_execute.py
 	$(BIN)/python bench/bench_auth.py
+	$(BIN)/python bench/bench_store.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
