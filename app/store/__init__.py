@@ -4,7 +4,10 @@ engine.py      async engine and session scope (SQLite embedded, PostgreSQL in pr
 types.py       exact money, UTC times and JSON that behave the same on both databases
 models.py      the tables;   migrations/   their Alembic history;   migrate.py   applying it
 repositories.py  queries (flush only; the caller's session scope commits)
+bulk.py        PostgreSQL batch insert through unnest arrays (the writer's fast path)
 rows.py        records as rows and as spool lines
 writer.py      the durable write-behind RecordSink;   spool.py   its on-disk overflow
+failures.py    bad rows vs a sick database, and the dead-letter file
+options.py     the writer's limits (ROUTER_RECORD_* / ROUTER_SPOOL_*)
 lifecycle.py   open_store()/Store.close() for the service lifespan
 """

@@ -3,9 +3,9 @@
 submit_* appends to a bounded in-memory queue. A background task takes batches (up to
 `batch_size` rows, or whatever arrived within `batch_wait_s`), inserts them with
 ON CONFLICT DO NOTHING, commits, and only then removes them from the queue; on error it keeps
-the batch and retries with jittered backoff. When the queue passes 80 % or the database has
-made no progress for 2 s, the queue moves to the on-disk spool and new records follow it
-there, so the order is kept; the spool is replayed, in order, once the database answers,
+the batch and retries with jittered backoff. When the queue passes 80 % or writes have failed
+for 2 s (or one hangs past its timeout), the queue moves to the on-disk spool and new records
+follow it there, so the order is kept; the spool is replayed, in order, once the database answers,
 and then records go to the queue again. Rows the database refuses as invalid go to a
 dead-letter file instead of blocking the rest. A record is dropped only if even the spool
 write fails (counted in `records_dropped_total`, logged at error).
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import time
 from collections import deque
@@ -24,13 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-import orjson
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_DROPPED, RECORDS_REJECTED, RECORDS_WRITTEN, SPOOL_DEPTH
 from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
 from app.store.engine import session_scope
+from app.store.failures import (
+    DEAD_LETTER_FILE,
+    append_dead_letter,
+    describe,
+    is_row_error,
+    wrap_raw,
+    wrap_row,
+)
 from app.store.options import WriterOptions
 from app.store.repositories import insert_rows
 from app.store.rows import KINDS, Kind, Record, Row, decode, encode, to_row
@@ -38,7 +43,6 @@ from app.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_FILE = "dead-letter.jsonl"
 FAILURE_LOG_EVERY_S = 10.0
 
 
@@ -54,24 +58,6 @@ class WriterStats:
     failures: int = 0
     peak_queue: int = 0
     peak_spool: int = 0
-
-
-def is_row_error(exc: BaseException) -> bool:
-    """True when the rows themselves are bad (retrying cannot help); False for a sick database."""
-    if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError | ValueError | TypeError):
-        return True  # ValueError/TypeError: a value our own conversion refused
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated:
-            return False
-        # asyncpg refuses a value it cannot encode (a malformed UUID) with SQLSTATE 22000, which
-        # SQLAlchemy surfaces as a plain DBAPIError: classes 22 (data) and 23 (integrity) are
-        # about the rows, anything else is about the database.
-        cause = getattr(exc.orig, "__cause__", None)
-        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
-        return isinstance(sqlstate, str) and sqlstate[:2] in {"22", "23"}
-    # A bind processor refusing a value (a naive datetime) fails before the database sees
-    # anything: a StatementError that wraps no driver error.
-    return isinstance(exc, sa_exc.StatementError)
 
 
 class RecordWriter:
@@ -193,13 +179,7 @@ class RecordWriter:
         """Keep rows the database refused as invalid, with the reason, for a human to look at."""
         path = self._spool.directory / DEAD_LETTER_FILE
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, b"".join(lines))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_dead_letter(path, lines)
         except OSError as exc:
             self._drop(len(lines), f"dead-letter write failed: {exc}")
             return
@@ -283,9 +263,11 @@ class RecordWriter:
             try:
                 if self._spool.due_for_sync():
                     await self._spool.sync()
+                self._spool_if_unreachable()
             except OSError as exc:
                 log.error("record writer: spool fsync failed: %s", exc)
-            self._spool_if_unreachable()
+            except Exception:  # a bug must not stop the fsyncs and the outage detection
+                log.exception("record writer: spool keeper error; continuing")
 
     def _spool_if_unreachable(self) -> None:
         """Writes have failed for `unreachable_s`: keep the queue on disk instead of in memory.
@@ -371,7 +353,7 @@ class RecordWriter:
             try:
                 rows.append(decode(line))
             except ValueError as exc:
-                self._dead_letter([_wrap_raw(line, str(exc))], str(exc))
+                self._dead_letter([wrap_raw(line, str(exc))], str(exc))
         if not await self._write(rows):
             return False
         self._spool.advance(cursor)
@@ -418,7 +400,7 @@ class RecordWriter:
                 if not is_row_error(exc):
                     self._note_failure(exc, started)
                     return False
-                self._dead_letter([_wrap_row(kind, row, _describe(exc))], _describe(exc))
+                self._dead_letter([wrap_row(kind, row, describe(exc))], describe(exc))
                 continue
             self.stats.written += 1
             RECORDS_WRITTEN.inc()
@@ -433,21 +415,4 @@ class RecordWriter:
         if now - self._last_failure_log >= FAILURE_LOG_EVERY_S:
             self._last_failure_log = now
             log.warning("record writer: database write failed, records kept and retried: %s",
-                        _describe(exc))
-
-
-def _describe(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
-
-
-def _wrap_row(kind: Kind, row: Row, error: str) -> bytes:
-    line = encode(kind, row)
-    return orjson.dumps({"error": error, "record": orjson.Fragment(line.rstrip())},
-                        option=orjson.OPT_APPEND_NEWLINE)
-
-
-def _wrap_raw(line: bytes, error: str) -> bytes:
-    return orjson.dumps({"error": error, "raw": line.decode("utf-8", "replace")},
-                        option=orjson.OPT_APPEND_NEWLINE)
+                        describe(exc))

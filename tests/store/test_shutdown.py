@@ -53,8 +53,10 @@ async def test_sigterm_under_load_keeps_every_answered_decision(
     flush_s: str, pg_url: str, tmp_path: Path, provider_keys: dict[str, str],
 ) -> None:
     await _truncate(pg_url)
+    # With no flush time, a long batch wait makes sure records are still queued at the signal.
     env = {"DATABASE_URL": pg_url, "ROUTER_DATA_DIR": str(tmp_path / "data"),
-           "ROUTER_SHUTDOWN_FLUSH_S": flush_s, "ROUTER_RECORD_BATCH_WAIT_S": "0.5"}
+           "ROUTER_SHUTDOWN_FLUSH_S": flush_s,
+           "ROUTER_RECORD_BATCH_WAIT_S": "0.5" if flush_s != "0" else "5"}
     proc, port = start_service(env, tmp_path / "uvicorn.log")
     answered: list[str] = []
     stop = asyncio.Event()
