@@ -8,7 +8,7 @@ from uuid6 import uuid7
 
 from app.context import ServiceContext
 from app.errors import NoEligibleProvider
-from app.execution.fallback import execute_chain
+from app.execution.fallback import Admitter, execute_chain
 from app.execution.invokers import AdapterInvoker
 from app.execution.result import ExecutionResult, finish
 from app.execution.schemas import ExecuteRequest
@@ -49,6 +49,18 @@ def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
     return decision
 
 
+def health_admission(ctx: ServiceContext, decision: RoutingDecision) -> Admitter | None:
+    """The breaker's admission for this decision's attempts (panic mode admits open ones)."""
+    health = ctx.health
+    if health is None:
+        return None
+
+    async def admit_provider(provider: str) -> bool:
+        return await health.admit(provider, panic=decision.panic)
+
+    return admit_provider
+
+
 async def execute(ctx: ServiceContext, request: ExecuteRequest) -> ExecutionResult:
     """Route, call the chain with fallback, record the decision and every attempt, update metrics.
 
@@ -74,7 +86,7 @@ async def execute(ctx: ServiceContext, request: ExecuteRequest) -> ExecutionResu
     try:
         outcome = await execute_chain(decision, AdapterInvoker(ctx.providers, chat),
                                       retries=ctx.catalog.retries, deadline_s=request.deadline_s,
-                                      observe=observe)
+                                      observe=observe, admit=health_admission(ctx, decision))
     except BaseException:
         admission.abandon()
         raise

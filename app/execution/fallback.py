@@ -28,6 +28,7 @@ RATE_LIMIT_DEFAULT_S = 5.0
 RATE_LIMIT_MIN_S, RATE_LIMIT_MAX_S = 1.0, 60.0
 
 AttemptObserver = Callable[[AttemptRecord, float | None], None]
+Admitter = Callable[[str], Awaitable[bool]]
 
 
 class Invoker(Protocol):
@@ -74,8 +75,13 @@ async def execute_chain(
     retries: RetrySettings,
     deadline_s: float | None = None,
     observe: AttemptObserver | None = None,
+    admit: Admitter | None = None,
 ) -> ChainOutcome:
-    """Try the chain in order until one provider answers, one refuses the request, or we run out."""
+    """Try the chain in order until one provider answers, one refuses the request, or we run out.
+
+    `admit` is the circuit breaker's last word just before a call: a half-open provider takes
+    one probe at a time across replicas, so a refused provider is skipped (`circuit_open`).
+    """
     clock = time.monotonic
     outcome = ChainOutcome(decision=decision, started=clock())
     deadline = outcome.started + (deadline_s or retries.deadline_s)
@@ -93,6 +99,11 @@ async def execute_chain(
             continue
         if calls >= retries.max_attempts or clock() >= deadline:
             break
+        if admit is not None and not await admit(provider):
+            _record(outcome, scored, position, Outcome.SKIPPED,
+                    ProviderError(ErrorClass.CIRCUIT_OPEN, "circuit open or probe in flight"),
+                    0.0, observe=None)
+            continue
         if provider in called:
             await asyncio.sleep(min(backoff_s(retries), max(0.0, deadline - clock())))
         calls += 1

@@ -22,6 +22,7 @@ from app.openai_compat.hints import Hints, resolve_hints
 from app.openai_compat.pinning import Pin, decide_pinned, pinned_entry, resolve_model, task_for_pin
 from app.openai_compat.streaming import Concluded, StreamEnd, StreamInvoker, StreamRelay
 from app.openai_compat.wire import ChatCompletionRequest, completion_body, completion_id, model_id
+from app.pipeline import health_admission
 from app.providers.base import ChatRequest, Completion
 from app.providers.messages import chat_request
 from app.providers.pool import ProviderPool
@@ -182,7 +183,8 @@ def _observer(ctx: ServiceContext) -> AttemptObserver:
 async def _run_chain(ctx: ServiceContext, prep: Prepared, invoker: AdapterInvoker | StreamInvoker,
                      observe: AttemptObserver) -> ChainOutcome:
     try:
-        return await execute_chain(prep.decision, invoker, retries=ctx.catalog.retries, observe=observe)
+        return await execute_chain(prep.decision, invoker, retries=ctx.catalog.retries, observe=observe,
+                                   admit=health_admission(ctx, prep.decision))
     except BaseException:
         prep.admission.abandon()
         raise

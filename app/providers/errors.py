@@ -39,6 +39,7 @@ class ErrorClass(StrEnum):
     BAD_REQUEST = "bad_request"
     NO_KEY = "no_key"
     MISSING_EXTRA = "missing_extra"
+    CIRCUIT_OPEN = "circuit_open"
 
 
 OUTCOMES = {
@@ -46,6 +47,7 @@ OUTCOMES = {
     ErrorClass.RATE_LIMITED: Outcome.RATE_LIMITED,
     ErrorClass.NO_KEY: Outcome.SKIPPED,
     ErrorClass.MISSING_EXTRA: Outcome.SKIPPED,
+    ErrorClass.CIRCUIT_OPEN: Outcome.SKIPPED,
 }
 
 
