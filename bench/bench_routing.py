@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import random
@@ -21,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.config.catalog import Catalog  # noqa: E402
-from app.config.enums import BudgetTier, Protocol, Region, TaskType  # noqa: E402
-from app.config.loader import load_catalog  # noqa: E402
-from app.errors import NoEligibleProvider  # noqa: E402
-from app.routing.engine import decide  # noqa: E402
-from app.routing.index import CatalogIndex  # noqa: E402
-from bench.loadgen import drive, free_port, start_uvicorn, stop  # noqa: E402
+from app.config.catalog import Catalog
+from app.config.enums import BudgetTier, Protocol, Region, TaskType
+from app.config.loader import load_catalog
+from app.errors import NoEligibleProvider
+from app.routing.engine import decide
+from app.routing.index import CatalogIndex
+from bench.loadgen import drive, free_port, start_uvicorn, stop
 
 
 def generated_catalog(models: int, seed: int = 7) -> Catalog:
@@ -76,10 +77,8 @@ def time_decisions(index: CatalogIndex, requests: list[dict[str, object]], cold:
         if cold:
             index._static.clear()
         t0 = time.perf_counter_ns()
-        try:
+        with contextlib.suppress(NoEligibleProvider):
             decide(index, **req)  # type: ignore[arg-type]
-        except NoEligibleProvider:
-            pass
         out.append((time.perf_counter_ns() - t0) / 1000)
     return out
 
