@@ -1,0 +1,97 @@
+"""The difficulty estimators: deterministic, in [0, 1], learned from the artifact, rules as fallback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.quality.estimator import ARTIFACT_PATH, LearnedEstimator, RulesEstimator, load_estimator
+
+PROMPTS = [
+    "",
+    "hi",
+    "What is 2 + 2?",
+    "Janet has 3 apples and buys twice as many each day for a week. How many hours ... $4.50, 20% off?",
+    "Which of the following is NOT a prime?\nA. 2\nB. 3\nC. 9\nD. 11\nAnswer:",
+    "Scenario 1 | I took the money. Scenario 2 | I gave it back.\nA. Wrong, Wrong\nB. Not wrong\nAnswer:",
+    "日本語のプロンプト ünïcödé " * 50,
+    "word " * 5000,
+    "9" * 400,
+]
+
+
+@pytest.fixture(scope="module")
+def learned() -> LearnedEstimator:
+    return LearnedEstimator.from_file(ARTIFACT_PATH)
+
+
+def test_the_shipped_artifact_loads_as_the_learned_estimator() -> None:
+    estimator = load_estimator()
+    assert isinstance(estimator, LearnedEstimator)
+    assert estimator.name == "learned"
+    assert ARTIFACT_PATH.stat().st_size < 3_000_000
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_scores_are_probabilities_and_repeatable(learned: LearnedEstimator, prompt: str) -> None:
+    for estimator in (learned, RulesEstimator()):
+        first = estimator.strong_win_rate(prompt)
+        assert 0.0 <= first <= 1.0
+        assert estimator.strong_win_rate(prompt) == first
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=3000))
+def test_any_text_scores_in_range(learned: LearnedEstimator, text: str) -> None:
+    for estimator in (learned, RulesEstimator()):
+        assert 0.0 <= estimator.strong_win_rate(text) <= 1.0
+
+
+def test_a_fresh_load_scores_identically(learned: LearnedEstimator) -> None:
+    again = LearnedEstimator.from_file(ARTIFACT_PATH)
+    assert [again.strong_win_rate(p) for p in PROMPTS] == [learned.strong_win_rate(p) for p in PROMPTS]
+
+
+def test_the_win_rate_is_monotone_in_the_gain(learned: LearnedEstimator) -> None:
+    pairs = sorted((learned.gain(p), learned.strong_win_rate(p)) for p in PROMPTS)
+    rates = [r for _, r in pairs]
+    assert rates == sorted(rates)
+    assert len(set(rates)) > 3  # it discriminates, it is not a constant
+
+
+def test_rules_rank_a_long_multi_step_problem_above_a_greeting() -> None:
+    rules = RulesEstimator()
+    hard = ("A baker makes 3 batches of 24 cookies each day for 2 weeks. He sells half of them at $1.50 "
+            "and a third of the rest at $2. After paying 15% tax, how much does he earn per hour if he "
+            "works 6 hours a day? Show each step.") * 2
+    assert rules.strong_win_rate(hard) > rules.strong_win_rate("hello there")
+
+
+def test_missing_artifact_falls_back_to_rules(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    estimator = load_estimator(tmp_path / "absent.json")
+    assert isinstance(estimator, RulesEstimator)
+    assert "rules estimator" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", json.dumps({"format": 99}), json.dumps({"format": 1, "dense_names": ["x"]}), "[]"],
+)
+def test_unusable_artifact_falls_back_to_rules(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "estimator.json"
+    path.write_text(content)
+    assert isinstance(load_estimator(path), RulesEstimator)
+
+
+def test_truncated_weights_are_refused(tmp_path: Path) -> None:
+    artifact = json.loads(ARTIFACT_PATH.read_text())
+    artifact["models"]["weak"]["terms"] = artifact["models"]["weak"]["terms"][:-1]
+    path = tmp_path / "estimator.json"
+    path.write_text(json.dumps(artifact))
+    with pytest.raises(ValueError, match="weights"):
+        LearnedEstimator.from_file(path)
+    assert isinstance(load_estimator(path), RulesEstimator)
