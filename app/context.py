@@ -11,6 +11,8 @@ from app.records import DiscardingSink, RecordSink
 from app.routing.router import SmartLLMRouter
 
 if TYPE_CHECKING:
+    from app.experiments.policy import RoutingPolicy
+    from app.feedback.refresher import QualityRefresher
     from app.health.tracker import HealthTracker
     from app.providers.pool import ProviderPool
     from app.store.lifecycle import Store
@@ -36,3 +38,7 @@ class ServiceContext:
     health: HealthTracker | None = None
     # Keys, budgets and rate limits (app/tenancy); None until the lifespan opens it.
     tenancy: Tenancy | None = None
+    # Experiment arm, quality target and difficulty per request; owns the quality-overlay swap
+    # (app/experiments/policy.py). `quality` refreshes the learned estimates (app/feedback).
+    policy: RoutingPolicy | None = None
+    quality: QualityRefresher | None = None

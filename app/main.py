@@ -16,6 +16,8 @@ from app.api import (
     analytics,
     dashboard,
     execute,
+    experiments,
+    feedback,
     health_status,
     metrics,
     openai_compat,
@@ -29,11 +31,14 @@ from app.config.loader import load_catalog
 from app.config.settings import Settings
 from app.context import ServiceContext
 from app.execution.schemas import ExecuteRequest
+from app.experiments.policy import RoutingPolicy
+from app.feedback.refresher import QualityRefresher
 from app.health.runtime import start_health
 from app.health.tracker import HealthTracker
 from app.metrics import worker_exited
 from app.openai_compat.wire import ChatCompletionRequest
 from app.providers.pool import ProviderPool
+from app.quality.estimator import load_estimator
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
 from app.store.lifecycle import open_store
@@ -59,6 +64,7 @@ def build_context(settings: Settings) -> ServiceContext:
         catalog=catalog,
         router=router,
         keyed_providers=keyed_providers(catalog),
+        policy=RoutingPolicy(router, load_estimator()),
     )
 
 
@@ -82,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # API keys, budgets and rate limits; the budget sweeper runs until shutdown.
         ctx.tenancy = await Tenancy.open(settings, store.sessions, tenancy_options)
         stop_watching_keys = watch_sighup(ctx)  # SIGHUP re-reads provider keys
+        # Learned quality estimates, refreshed in the background into the routing index.
+        if ctx.policy is not None:
+            ctx.quality = QualityRefresher(store.sessions, ctx.catalog, ctx.policy.apply_overlay)
+            await ctx.quality.start()
         app.state.ctx = ctx
         if not settings.auth_enabled:
             log.warning("authentication is OFF: ROUTER_MASTER_KEY is not set, so every request is served "
@@ -93,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_watching_keys()
+            if ctx.quality is not None:
+                await ctx.quality.stop()
             await ctx.tenancy.aclose()
             await health.stop()
             await ctx.providers.aclose()
@@ -118,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(admin.me_router)
     app.include_router(analytics.router)
+    app.include_router(feedback.router)
+    app.include_router(experiments.router)
     dashboard.install(app)
     # Inside CORS (so 401s carry CORS headers and preflights pass), outside everything else.
     app.add_middleware(Authentication, enabled=settings.auth_enabled,

@@ -36,9 +36,17 @@ def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
     bind_tenant(request)  # with authentication on, the tenant is the key's, whatever the body says
     decision_id = str(uuid7())
     started = time.perf_counter()
+    # The experiment arm, quality target and prompt difficulty, computed before the pure engine.
+    policy = ctx.policy.resolve(request, decision_id) if ctx.policy is not None else None
     try:
-        decision = ctx.router.decide(request, keyed=ctx.keyed_providers, decision_id=decision_id,
-                                     health=ctx.health.snapshot() if ctx.health is not None else None)
+        decision = ctx.router.decide(
+            request, keyed=ctx.keyed_providers, decision_id=decision_id,
+            health=ctx.health.snapshot() if ctx.health is not None else None,
+            index=policy.index if policy else None,
+            quality_target=policy.quality_target if policy else None,
+            strong_win_rate=policy.strong_win_rate if policy else None)
+        if policy is not None and policy.variant is not None:
+            decision.extra["variant"] = policy.variant
     except NoEligibleProvider as exc:
         exc.details["decision_id"] = decision_id
         ctx.recorder.submit_decision(DecisionRecord.rejected(

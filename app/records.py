@@ -93,7 +93,8 @@ class DecisionRecord:
             estimated_cost_usd=primary.estimate_cost(i, o),
             baseline_cost_usd=decision.baseline_cost_usd,
             tenant=decision.tenant, user=decision.user,
-            idempotency_key=idempotency_key, variant=variant,
+            idempotency_key=idempotency_key,
+            variant=variant if variant is not None else decision.extra.get("variant"),
         )
 
     @classmethod

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from app.config.enums import BudgetTier, Protocol, Region, Strategy, TaskType
 
@@ -158,6 +158,47 @@ class Defaults(Strict):
     chars_per_token: float = Field(default=4.0, gt=0)
 
 
+class QualityLearning(Strict):
+    """How observed answers move a model's quality from the catalog's prior (Bayesian shrinkage).
+
+    estimate = (prior x prior_weight + sum of weighted observations) / (prior_weight + sum of
+    weights): with prior_weight observations' worth of evidence the estimate is halfway there.
+    """
+
+    prior_weight: float = Field(default=20.0, ge=0)
+    heuristic_weight: float = Field(default=1.0, ge=0)
+    feedback_weight: float = Field(default=3.0, ge=0)
+    window_days: int = Field(default=30, ge=1, le=3650)
+    refresh_s: float = Field(default=60.0, gt=0)
+
+
+class ExperimentVariant(Strict):
+    """One arm: its share of traffic (percent) and the policy it routes with."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    weight: float = Field(ge=0, le=100)
+    strategy: Strategy | None = None
+    quality_target: float | None = Field(default=None, ge=0, le=1)
+
+
+class Experiment(Strict):
+    """A split of traffic between routing policies, by a hash of the tenant or the request id."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    enabled: bool = False
+    unit: Literal["tenant", "request"] = "tenant"
+    variants: tuple[ExperimentVariant, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> Experiment:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be unique")
+        if abs(sum(v.weight for v in self.variants) - 100) > 1e-6:
+            raise ValueError("variant weights must add up to 100 (percent)")
+        return self
+
+
 class Catalog(Strict):
     """The whole routing catalog, validated at start-up."""
 
@@ -174,3 +215,13 @@ class Catalog(Strict):
     retries: RetrySettings = RetrySettings()
     baseline: Baseline
     alerts: tuple[Alert, ...] = ()
+    quality_learning: QualityLearning = QualityLearning()
+    experiments: tuple[Experiment, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_running_experiment(self) -> Catalog:
+        if sum(1 for e in self.experiments if e.enabled) > 1:
+            raise ValueError("at most one experiment may be enabled at a time")
+        if len({e.name for e in self.experiments}) != len(self.experiments):
+            raise ValueError("experiment names must be unique")
+        return self

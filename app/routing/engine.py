@@ -8,6 +8,7 @@ from uuid_utils import uuid7
 
 from app.config.enums import BudgetTier, CircuitState, ExclusionReason, Region, TaskType
 from app.errors import NoEligibleProvider
+from app.routing.difficulty import order_by_target
 from app.routing.index import CatalogIndex, StaticKey
 from app.routing.schemas import Exclusion, ProviderHealth, RoutingDecision, Scored
 
@@ -29,6 +30,8 @@ def decide(
     decision_id: str | None = None,
     tenant: str | None = None,
     user: str | None = None,
+    quality_target: float | None = None,
+    strong_win_rate: float | None = None,
 ) -> RoutingDecision:
     """Choose the chain for one request, or raise NoEligibleProvider with every exclusion.
 
@@ -36,7 +39,9 @@ def decide(
     the index; this walks the presorted survivors for context, keys and health. Healthy
     providers come first, degraded ones after them, open ones only when nothing else is left
     (panic mode, soonest cooldown first). One model per provider first; other models of chosen
-    providers fill the chain only when there are too few providers.
+    providers fill the chain only when there are too few providers. With `quality_target`, each
+    health group puts the models meeting it cheapest first (app/routing/difficulty.py; an
+    absent `strong_win_rate` counts as 1, the cautious end).
     """
     catalog = index.catalog
     out_tokens = output_tokens if output_tokens is not None else catalog.defaults.expected_output_tokens
@@ -87,11 +92,11 @@ def decide(
                 cand.provider, cand.model, cand.region, ExclusionReason.UNHEALTHY,
                 "circuit open{}", (_cooldown_text(health.get(cand.provider)),),
             ))
-        pool = healthy + degraded
+        groups = [healthy, degraded]
     elif opened:
         panic = True
         opened.sort(key=lambda s: _cooldown_end(health.get(s.candidate.provider)))
-        pool = opened
+        groups = [opened]
     else:
         raise NoEligibleProvider(
             "no model satisfies every constraint; relax one of the reasons in `excluded`",
@@ -104,6 +109,12 @@ def decide(
                 },
             },
         )
+    extra: dict[str, object] = {}
+    if quality_target is not None:
+        groups, extra["difficulty"] = order_by_target(
+            groups, task_type, quality_target=quality_target,
+            strong_win_rate=1.0 if strong_win_rate is None else strong_win_rate)
+    pool = [s for group in groups for s in group]
     chain = _build_chain(pool, 1 + catalog.defaults.max_fallbacks)
     return RoutingDecision(
         decision_id=decision_id or str(uuid7()),
@@ -123,6 +134,7 @@ def decide(
         panic=panic,
         tenant=tenant,
         user=user,
+        extra=extra,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.routing.difficulty import DifficultyChoice
 from app.routing.schemas import RoutingDecision, Scored
 
 
@@ -53,6 +54,16 @@ def reasons(decision: RoutingDecision) -> list[str]:
         f"{decision.eligible_count} eligible model deployments; {len(decision.excluded)} excluded"
         + (f" ({summary})" if summary else "")
     )
+    choice = decision.extra.get("difficulty")
+    if isinstance(choice, DifficultyChoice):
+        got = choice.expected.get((cand.provider, cand.model), 0.0)
+        out.append(
+            f"difficulty: strong-win rate {choice.strong_win_rate:.3f} for this prompt; quality "
+            f"target {choice.quality_target:.2f} of the best eligible model "
+            f"({choice.best_quality}/10); {cand.provider}/{cand.model} expected {got:.3f}, "
+            + ("the cheapest of the " + str(choice.met) + " models meeting the target"
+               if got >= choice.quality_target - 1e-9 else "none meets it: ranked as usual")
+        )
     if decision.panic:
         out.append("every eligible provider has an open circuit: panic mode tries the one "
                    "whose cooldown ends first")

@@ -62,16 +62,21 @@ class SmartLLMRouter:
         health: HealthSnapshot | None = None,
         keyed: Collection[str] | object | None = _FROM_ENV,
         decision_id: str | None = None,
+        index: CatalogIndex | None = None,
+        quality_target: float | None = None,
+        strong_win_rate: float | None = None,
     ) -> RoutingDecision:
         """Synchronous routing of a validated request (the service's path).
 
         `keyed` is the set of providers with a key; by default it is read from the environment
-        (when the router checks keys), `None` routes as if every provider had one.
+        (when the router checks keys), `None` routes as if every provider had one. `index`
+        (an experiment arm's) replaces the router's own; `quality_target` the request's; the
+        prompt's `strong_win_rate` comes from a difficulty estimator run beforehand.
         """
         if keyed is _FROM_ENV:
             keyed = keyed_providers(self.catalog) if self.check_keys else None
         return decide(
-            self.index,
+            index or self.index,
             task_type=request.task_type,
             budget=request.budget,
             input_tokens=input_tokens_for(request, self.catalog.defaults.chars_per_token),
@@ -84,6 +89,8 @@ class SmartLLMRouter:
             decision_id=decision_id,
             tenant=request.tenant,
             user=request.user,
+            quality_target=request.quality_target if quality_target is None else quality_target,
+            strong_win_rate=strong_win_rate,
         )
 
     async def route_request(

@@ -56,6 +56,11 @@ class RouteRequest(BaseModel):
     expected_output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     tenant: Annotated[str, Field(max_length=128)] | None = None
     user: Annotated[str, Field(max_length=128)] | None = None
+    quality_target: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="Share (0-1) of the best eligible model's expected quality to reach: the "
+                    "cheapest model meeting it, given the prompt's estimated difficulty, leads.",
+    )
 
     @model_validator(mode="after")
     def _one_prompt_form(self) -> RouteRequest:

@@ -1,0 +1,1 @@
+"""Routing experiments: deterministic traffic splits between policies, and their comparison."""
