@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each module under app/commands/ has `register(subparsers)` adding its subcommands.
-COMMANDS: list[str] = ["db", "simulator", "demo", "keys", "eval_router"]
+COMMANDS: list[str] = ["db", "simulator", "demo", "keys", "eval_router", "simulate", "workload"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
