@@ -16,6 +16,7 @@ from app.experiments.stats import Z95, mean_ci, proportion_ci
 from app.feedback.repository import feedback_value
 from app.records import DecisionStatus, Outcome
 from app.store.models import Attempt, Decision, Feedback
+from app.store.types import MONEY_SCALE
 
 EXECUTED = (DecisionStatus.SUCCEEDED.value, DecisionStatus.FAILED.value)
 
@@ -48,7 +49,9 @@ async def compare_variants(session: AsyncSession, *, since: dt.datetime,
                                        Attempt.quality_score))).label("quality"))
         .group_by(Attempt.decision_id).subquery()
     )
-    cost = sa.cast(per_decision.c.cost, sa.Float)
+    # Money is a count of 1e-10 USD on SQLite and NUMERIC on PostgreSQL (app/store/types.py)
+    unit = 10.0 ** MONEY_SCALE if session.get_bind().dialect.name == "sqlite" else 1.0
+    cost = sa.cast(per_decision.c.cost, sa.Float) / unit
     measures = _scope(
         sa.select(Decision.variant, *_moments(cost), *_moments(per_decision.c.latency),
                   *_moments(per_decision.c.quality))

@@ -99,4 +99,5 @@ def decision_payload(decision: RoutingDecision) -> dict[str, Any]:
         "excluded": [e.to_dict() for e in decision.excluded],
         "reasons": reasons(decision),
         "panic": decision.panic,
+        "variant": decision.extra.get("variant"),
     }
