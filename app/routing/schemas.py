@@ -12,6 +12,8 @@ from app.config.enums import BudgetTier, CircuitState, ExclusionReason, Region, 
 
 MAX_CONTEXT_TOKENS = 10_000_000
 MAX_PROMPT_CHARS = 4_000_000
+AUTO_BUDGET = "auto"
+AUTO_QUALITY_TARGET = 0.9
 
 
 class ChatMessage(BaseModel):
@@ -44,7 +46,11 @@ class RouteRequest(BaseModel):
     )
 
     task_type: TaskType
-    budget: BudgetTier
+    budget: BudgetTier = Field(
+        description='A tier, or "auto": no price ceiling, and the cheapest model that meets '
+                    f"`quality_target` (default {AUTO_QUALITY_TARGET}) for this prompt's "
+                    "estimated difficulty leads.",
+    )
     context_size: Annotated[int, Field(ge=0, le=MAX_CONTEXT_TOKENS)] | None = Field(
         default=None, description="Input tokens; estimated from prompt or messages when absent."
     )
@@ -61,6 +67,16 @@ class RouteRequest(BaseModel):
         description="Share (0-1) of the best eligible model's expected quality to reach: the "
                     "cheapest model meeting it, given the prompt's estimated difficulty, leads.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_budget(cls, data: Any) -> Any:
+        # "auto" is sugar: the unlimited tier, chosen among by difficulty and a quality target
+        if isinstance(data, dict) and data.get("budget") == AUTO_BUDGET:
+            data = {**data, "budget": BudgetTier.UNLIMITED.value}
+            if data.get("quality_target") is None:
+                data["quality_target"] = AUTO_QUALITY_TARGET
+        return data
 
     @model_validator(mode="after")
     def _one_prompt_form(self) -> RouteRequest:

@@ -9,6 +9,7 @@ from app.config.enums import BudgetTier, TaskType
 from app.context import ServiceContext
 from app.quality.estimator import load_estimator
 from app.routing.engine import decide
+from app.routing.schemas import AUTO_QUALITY_TARGET
 
 API = "/api/brain/ai-assistant"
 EASY = "What is the capital of France?"
@@ -42,3 +43,19 @@ def test_target_out_of_range_is_422(client: TestClient, target: float) -> None:
     got = client.post(f"{API}/route", json={"task_type": "chat", "budget": "low", "context_size": 10,
                                            "quality_target": target})
     assert got.status_code == 422
+
+
+def test_auto_budget_is_the_cheapest_meeting_the_default_target(client: TestClient) -> None:
+    ctx: ServiceContext = client.app.state.ctx  # type: ignore[attr-defined]
+    rate = load_estimator().strong_win_rate(HARD)
+    body = client.post(f"{API}/route", json={"task_type": "reasoning", "budget": "auto",
+                                            "prompt": HARD}).json()
+    oracle = decide(ctx.router.index, task_type=TaskType.REASONING, budget=BudgetTier.UNLIMITED,
+                    input_tokens=body["estimated_cost"]["input_tokens"],
+                    keyed_providers=ctx.keyed_providers, quality_target=AUTO_QUALITY_TARGET,
+                    strong_win_rate=rate)
+    assert [c["model"] for c in body["chain"]] == [s.candidate.model for s in oracle.chain]
+    assert any(f"quality target {AUTO_QUALITY_TARGET:.2f}" in r for r in body["reasons"])
+    explicit = client.post(f"{API}/route", json={"task_type": "reasoning", "budget": "auto",
+                                                "prompt": HARD, "quality_target": 1.0}).json()
+    assert explicit["chain"][0]["expected_quality"] >= body["chain"][0]["expected_quality"]
