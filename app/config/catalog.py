@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from app.config.enums import BudgetTier, Protocol, Region, Strategy, TaskType
 
@@ -179,6 +179,8 @@ class ExperimentVariant(Strict):
     weight: float = Field(ge=0, le=100)
     strategy: Strategy | None = None
     quality_target: float | None = Field(default=None, ge=0, le=1)
+    # Merged into the catalog for this arm (any section but experiments), then validated whole.
+    catalog_overrides: dict[str, Any] = {}
 
 
 class Experiment(Strict):
@@ -224,4 +226,35 @@ class Catalog(Strict):
             raise ValueError("at most one experiment may be enabled at a time")
         if len({e.name for e in self.experiments}) != len(self.experiments):
             raise ValueError("experiment names must be unique")
+        for i, exp in enumerate(self.experiments):
+            for j, variant in enumerate(exp.variants):
+                if not variant.catalog_overrides:
+                    continue
+                try:
+                    self.for_variant(variant)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    where = ".".join(str(part) for part in err["loc"])
+                    raise ValueError(f"experiments[{i}].variants[{j}].catalog_overrides: {where}: "
+                                     f"{err['msg']}") from None
         return self
+
+    def for_variant(self, variant: ExperimentVariant) -> Catalog:
+        """This catalog with an experiment arm's overrides merged in and its strategy on every tier."""
+        data = _merge(self.model_dump(exclude={"experiments"}), variant.catalog_overrides)
+        if variant.strategy is not None:
+            for tier in data["budget_tiers"].values():
+                tier["strategy"] = variant.strategy
+        return Catalog.model_validate(data)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`overrides` laid over `base`, mappings merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in overrides.items():
+        current = out.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            out[key] = _merge(current, value)
+        else:
+            out[key] = value
+    return out

@@ -47,12 +47,10 @@ def prompt_text(prompt: str | None, messages: Iterable[ChatMessage] | None) -> s
 
 
 def arm_catalog(catalog: Catalog, variant: ExperimentVariant) -> Catalog | None:
-    """The catalog an arm routes with (every tier's strategy overridden), or None for the base."""
-    if variant.strategy is None:
+    """The catalog an arm routes with (overrides merged, strategy on every tier), None for the base."""
+    if variant.strategy is None and not variant.catalog_overrides:
         return None
-    tiers = {t: spec.model_copy(update={"strategy": variant.strategy})
-             for t, spec in catalog.budget_tiers.items()}
-    return catalog.model_copy(update={"budget_tiers": tiers})
+    return catalog.for_variant(variant)
 
 
 class RoutingPolicy:

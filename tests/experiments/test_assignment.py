@@ -13,9 +13,13 @@ import yaml
 from pydantic import ValidationError
 
 from app.config.catalog import Experiment
+from app.config.enums import BudgetTier, TaskType
 from app.config.loader import DEFAULT_CATALOG, load_catalog
 from app.errors import ConfigError
 from app.experiments.assignment import assign, bucket, unit_of
+from app.experiments.policy import RoutingPolicy
+from app.routing.router import SmartLLMRouter
+from app.routing.schemas import RouteRequest
 
 
 def _experiment(*weights: float, unit: str = "request") -> Experiment:
@@ -94,3 +98,34 @@ def test_two_enabled_experiments_are_refused(tmp_path: Path) -> None:
 def test_shipped_example_is_off() -> None:
     catalog = load_catalog(None)
     assert catalog.experiments and not any(e.enabled for e in catalog.experiments)
+
+
+def test_bad_catalog_override_names_its_path(tmp_path: Path) -> None:
+    path = _with(tmp_path, [{"name": "x", "variants": [
+        {"name": "a", "weight": 50},
+        {"name": "b", "weight": 50,
+         "catalog_overrides": {"budget_tiers": {"low": {"max_blended_price": -1}}}}]}])
+    with pytest.raises(ConfigError, match=r"experiments\[0\]\.variants\[1\]\.catalog_overrides: "
+                                          r"budget_tiers\.low\.max_blended_price"):
+        load_catalog(path)
+
+
+def test_an_arm_routes_with_its_overrides(tmp_path: Path) -> None:
+    path = _with(tmp_path, [{"name": "cheap", "enabled": True, "unit": "request", "variants": [
+        {"name": "control", "weight": 50},
+        {"name": "tight", "weight": 50,
+         "catalog_overrides": {"budget_tiers": {"low": {"max_blended_price": 0.3}}}}]}])
+    catalog = load_catalog(path)
+    router = SmartLLMRouter(catalog=catalog, check_keys=False)
+    policy = RoutingPolicy(router, estimator=None)
+    request = RouteRequest(task_type=TaskType.CHAT, budget=BudgetTier.LOW, context_size=2000)
+    prices: dict[str, set[float]] = {"cheap/control": set(), "cheap/tight": set()}
+    for i in range(40):
+        resolved = policy.resolve(request, f"req-{i}")
+        assert resolved.variant is not None
+        d = router.decide(request, keyed=None, index=resolved.index)
+        prices[resolved.variant].add(d.primary.candidate.blended_price_f)
+        if resolved.variant == "cheap/tight":
+            assert all(s.candidate.blended_price_f <= 0.3 for s in d.chain)
+    assert max(prices["cheap/control"]) > 0.3  # the base tier allows dearer models
+    assert prices["cheap/tight"]
