@@ -1,0 +1,370 @@
+"""Fault soak: the service (a real `llm-router serve` process) in front of 12 simulated providers failing
+at 0-100 %, with one provider going down and coming back, a 429 storm, hangs and resets, PostgreSQL cut
+off (through a TCP proxy this script controls; the machine's PostgreSQL is never touched) and restored,
+and a SIGTERM mid-run followed by a restart. Then every answered request's records are checked in the
+database.
+
+Run: .venv/bin/python bench/soak.py --short   (about a minute; the CI test runs this)
+     .venv/bin/python bench/soak.py --seconds 600 --concurrency 32   (for people)
+Options: --json prints the report as JSON; --output FILE writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.commands.demo import placeholder_keys  # noqa: E402
+from app.config.loader import load_catalog  # noqa: E402
+from app.simulation.replay import EXECUTE_PATH, execute_body  # noqa: E402
+from app.simulation.report import percentile  # noqa: E402
+from app.simulation.workload import generate  # noqa: E402
+from app.simulator import SimulatorProcess  # noqa: E402
+from bench.loadgen import free_port  # noqa: E402
+from tests.store import pgdb  # noqa: E402
+from tests.store.tcp_proxy import TcpProxy  # noqa: E402
+
+# Error rates from 0 % to 100 % with mixed failure modes; hangs hit the 2 s read timeout. The healthy
+# five cover every chain of the workload (huggingface, vertex_ai and perplexity are some chains' only
+# provider), so a request fails only if the router fails it: "one healthy provider per chain".
+BASE_FAULTS: dict[str, dict[str, Any]] = {
+    "huggingface": {}, "vertex_ai": {}, "perplexity": {}, "mistral": {}, "openai": {},
+    "anthropic": {"error_rate": 0.01, "status": 500},
+    "bedrock": {"error_rate": 0.02, "status": 502},
+    "azure_openai": {"error_rate": 0.05, "truncate": True},
+    "cohere": {"error_rate": 0.10, "reset": True},
+    "gemini": {"error_rate": 0.30, "hang": True},
+    "deepseek": {"error_rate": 0.50, "status": 500},
+    "openrouter": {"error_rate": 1.0, "status": 503},
+}
+DOWN_PROVIDER, STORM_PROVIDER = "deepseek", "cohere"
+
+
+@dataclass
+class Tally:
+    """What the load driver saw."""
+
+    sent: int = 0
+    unanswered: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    attempts: list[list[dict[str, Any]]] = field(default_factory=list)
+    decisions: dict[str, int] = field(default_factory=dict)  # decision id -> attempts it reported
+    peaks: dict[str, float] = field(default_factory=lambda: {"queue": 0.0, "spool": 0.0})
+    events: list[str] = field(default_factory=list)
+
+
+class Service:
+    """`llm-router serve` as a child process on a fixed port, restartable."""
+
+    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
+        self.port, self.env, self.log = port, env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> float:
+        """Spawn and wait until the port accepts connections; returns the seconds it took."""
+        t0 = time.monotonic()
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--log-level", "info"],
+                env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        while time.monotonic() - t0 < 30:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.proc.returncode}; see {self.log}")
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return time.monotonic() - t0
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the service did not open its port within 30 s")
+
+    async def terminate(self) -> int:
+        """SIGTERM and wait for the exit code (the service drains and flushes first)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        while self.proc.poll() is None:
+            await asyncio.sleep(0.05)
+        return self.proc.returncode
+
+    def rss_mib(self) -> float:
+        """Resident memory of the process, from /proc."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+def soak_catalog(simulator: SimulatorProcess, path: Path) -> Path:
+    """The shipped catalog pointed at the simulator, with short timeouts and cooldowns for a bounded run."""
+    raw = simulator.catalog(load_catalog()).model_dump(mode="json")
+    for spec in raw["providers"].values():
+        spec["timeouts"] = {**spec.get("timeouts", {}), "connect_s": 1.0, "read_s": 2.0}
+    raw["health"] |= {"cooldown_base_s": 3, "cooldown_max_s": 10}
+    raw["retries"] |= {"deadline_s": 10}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def drive(url: str, tally: Tally, *, concurrency: int, stop_at: float, seed: int,
+                tenant_tags: bool) -> None:
+    """Closed-loop load: `concurrency` clients send the workload's requests back to back."""
+    items = [i if tenant_tags else i.model_copy(update={"tenant": None}) for i in generate(2000, seed)]
+    bodies = itertools.cycle([execute_body(item, n) for n, item in enumerate(items)])
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async def client() -> None:
+            while time.monotonic() < stop_at:
+                tally.sent += 1
+                t0 = time.perf_counter()
+                try:
+                    async with session.post(url, json=next(bodies)) as resp:
+                        body = await resp.json(content_type=None)
+                        status = resp.status
+                except (aiohttp.ClientError, TimeoutError, ValueError):
+                    tally.unanswered += 1
+                    await asyncio.sleep(0.2)  # the service is restarting
+                    continue
+                tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                tally.statuses[status] += 1
+                details = body.get("error", {}).get("details", {}) if status != 200 else body
+                attempts = details.get("attempts", []) if isinstance(details, dict) else []
+                tally.attempts.append(attempts)
+                decision_id = details.get("decision_id") if isinstance(details, dict) else None
+                if decision_id:
+                    tally.decisions[decision_id] = len(attempts)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+
+
+async def sample(base: str, service: Service, tally: Tally, stop: asyncio.Event) -> None:
+    """Peak record queue and spool depth from /metrics (absent while the service restarts)."""
+    pattern = re.compile(r"^llm_router_(record_queue|spool)_depth(?:\{[^}]*\})? (\S+)$", re.M)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while not stop.is_set():
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(f"{base}/metrics") as resp:
+                    for name, value in pattern.findall(await resp.text()):
+                        key = "queue" if name == "record_queue" else "spool"
+                        tally.peaks[key] = max(tally.peaks[key], float(value))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def scenario(seconds: float, steps: list[tuple[float, str, Callable[[], Awaitable[None]]]],
+                   tally: Tally) -> None:
+    """Run each step at its fraction of the run."""
+    start = time.monotonic()
+    for at, name, action in steps:
+        await asyncio.sleep(max(0.0, start + at * seconds - time.monotonic()))
+        tally.events.append(f"{time.monotonic() - start:6.1f}s {name}")
+        await action()
+
+
+async def stored(url: str) -> tuple[dict[str, int], int, int]:
+    """Decision ids with their stored attempt counts, duplicated attempts, decision rows."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"), timeout=5)
+    try:
+        rows = await conn.fetch("SELECT d.id::text AS id, count(a.id) AS n FROM decisions d "
+                                "LEFT JOIN attempts a ON a.decision_id = d.id GROUP BY d.id")
+        dupes = await conn.fetchval("SELECT count(*) FROM (SELECT 1 FROM attempts GROUP BY decision_id, "
+                                    "attempt_order HAVING count(*) > 1) t")
+        total = await conn.fetchval("SELECT count(*) FROM decisions")
+    finally:
+        await conn.close()
+    return {r["id"]: r["n"] for r in rows}, int(dupes), int(total)
+
+
+def spooled(directory: Path) -> int:
+    """Records still waiting in spool segments."""
+    return sum(len([ln for ln in p.read_text().splitlines() if ln.strip()])
+               for p in directory.glob("spool-*.jsonl"))
+
+
+def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left: int, log: str,
+              extra: dict[str, Any]) -> dict[str, Any]:
+    """The soak's figures."""
+    by_id, dupes, total_rows = records
+    answered = sum(tally.statuses.values())
+    routed = answered - tally.statuses[422]
+    ok = tally.statuses[200]
+    tried: Counter[str] = Counter()
+    good: Counter[str] = Counter()
+    for attempts in tally.attempts:
+        for a in attempts:
+            if a["outcome"] != "skipped":
+                tried[a["provider"]] += 1
+                good[a["provider"]] += a["outcome"] == "success"
+    # Per request that reached the providers (a 422 no_eligible_provider has no attempts).
+    real = [n for attempts in tally.attempts if (n := sum(a["outcome"] != "skipped" for a in attempts))]
+    missing = [d for d in tally.decisions if d not in by_id]
+    wrong_attempts = [d for d, n in tally.decisions.items() if d in by_id and by_id[d] < n]
+    own = {p: round(100 * good[p] / tried[p], 3) for p in sorted(tried)}
+    failed_chains = Counter(" > ".join(f"{a['provider']}:{a['outcome']}" for a in attempts)
+                            for attempts in tally.attempts
+                            if attempts and not any(a["outcome"] == "success" for a in attempts))
+    return {
+        "requests_sent": tally.sent, "answered": answered, "unanswered": tally.unanswered,
+        "succeeded": ok, "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "availability_percent": round(100 * ok / routed, 4) if routed else None,
+        "provider_availability_percent": own,
+        "provider_attempts": dict(sorted(tried.items())),
+        "best_provider_percent": max((v for p, v in own.items() if tried[p] >= 20), default=None),
+        "attempts_per_request": round(sum(real) / len(real), 4) if real else None,
+        "latency_ms": {f"p{q}": percentile(tally.latencies_ms, q / 100) for q in (50, 95, 99)},
+        "ejections": len(re.findall(r"ejected \(ejection", log)),
+        "readmissions": len(re.findall(r"closed again", log)),
+        "records": {"expected": len(tally.decisions), "stored": len(tally.decisions) - len(missing),
+                    "missing": len(missing), "attempts_short": len(wrong_attempts),
+                    "duplicated_attempts": dupes, "decision_rows": total_rows},
+        "peak_queue": tally.peaks["queue"], "peak_spool": tally.peaks["spool"], "spool_left": spool_left,
+        "failed_chains": dict(failed_chains.most_common(8)), "events": tally.events, **extra,
+    }
+
+
+async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None = None,
+              tenant_tags: bool = False) -> dict[str, Any]:
+    """Set everything up, run the scenario under load, check the records, tear everything down."""
+    name = pgdb.unique_name("router_soak")
+    await pgdb.create_database(name)
+    tally = Tally()
+    try:
+        direct = pgdb.sqlalchemy_url(name)
+        env_db = {**os.environ, "DATABASE_URL": direct}
+        subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], env=env_db, cwd=ROOT,
+                       check=True, capture_output=True)
+        with tempfile.TemporaryDirectory(prefix="llm-router-soak-") as tmp_name, \
+                SimulatorProcess(profile=None, seed=seed) as simulator:
+            tmp = Path(tmp_name)
+            for provider, settings in BASE_FAULTS.items():
+                simulator.configure(provider, **settings)
+            catalog = soak_catalog(simulator, tmp / "catalog.yaml")
+            async with TcpProxy(pgdb.HOST, pgdb.PORT) as proxy:
+                env = {**os.environ, **placeholder_keys(load_catalog(catalog), os.environ),
+                       "ROUTER_CONFIG": str(catalog), "ROUTER_DATA_DIR": str(tmp / "data"),
+                       "DATABASE_URL": pgdb.sqlalchemy_url(name, port=proxy.port), "PYTHONPATH": str(ROOT)}
+                for var in ("REDIS_URL", "ROUTER_MASTER_KEY"):
+                    env.pop(var, None)
+                port = free_port()
+                log_path = log_file or tmp / "service.log"
+                service = Service(port, env, log_path)
+                open_s = [await service.start()]
+                rss = {"start_mib": round(service.rss_mib(), 1)}
+                exits: list[int] = []
+
+                async def configure(provider: str, settings: dict[str, Any]) -> None:
+                    await asyncio.to_thread(simulator.configure, provider, **settings)
+
+                async def sigterm_and_restart() -> None:
+                    rss["before_sigterm_mib"] = round(service.rss_mib(), 1)
+                    exits.append(await service.terminate())
+                    open_s.append(await service.start())
+
+                async def cut() -> None:
+                    proxy.cut()
+
+                async def restore() -> None:
+                    proxy.restore()
+
+                down = {"error_rate": 1.0, "status": 500}
+                storm = {"error_rate": 1.0, "status": 429, "retry_after": 2}
+                steps: list[tuple[float, str, Callable[[], Awaitable[None]]]] = [
+                    (0.15, f"{DOWN_PROVIDER} down", lambda: configure(DOWN_PROVIDER, down)),
+                    (0.25, f"429 storm on {STORM_PROVIDER}", lambda: configure(STORM_PROVIDER, storm)),
+                    (0.35, f"{STORM_PROVIDER} storm over", lambda: configure(STORM_PROVIDER,
+                                                                           BASE_FAULTS[STORM_PROVIDER])),
+                    (0.40, "database cut", cut),
+                    (0.45, f"{DOWN_PROVIDER} back", lambda: configure(DOWN_PROVIDER,
+                                                                    BASE_FAULTS[DOWN_PROVIDER])),
+                    (0.55, "database restored", restore),
+                    (0.70, "SIGTERM and restart", sigterm_and_restart),
+                ]
+                stop = asyncio.Event()
+                base = f"http://127.0.0.1:{port}"
+                sampler = asyncio.create_task(sample(base, service, tally, stop))
+                await asyncio.gather(
+                    drive(base + EXECUTE_PATH, tally, concurrency=concurrency,
+                          stop_at=time.monotonic() + seconds, seed=seed, tenant_tags=tenant_tags),
+                    scenario(seconds, steps, tally))
+                await asyncio.sleep(3)  # let the writer drain what the restored database can take now
+                rss["end_mib"] = round(service.rss_mib(), 1)
+                stop.set()
+                await sampler
+                exits.append(await service.terminate())
+            spool_left = spooled(tmp / "data" / "spool")
+            records = await stored(direct)
+            log = log_path.read_text(errors="replace")
+        extra = {"seconds": seconds, "concurrency": concurrency, "exit_codes": exits,
+                 "port_open_s": [round(s, 2) for s in open_s], "rss": rss}
+        return summarize(tally, records, spool_left, log, extra | {"tenant_tags": tenant_tags})
+    finally:
+        await pgdb.drop_database(name)
+
+
+def render(r: dict[str, Any]) -> str:
+    """The report as a table."""
+    lat, rec = r["latency_ms"], r["records"]
+    lines = [
+        f"sent {r['requests_sent']}  answered {r['answered']}  unanswered {r['unanswered']}  "
+        f"succeeded {r['succeeded']}  statuses {r['statuses']}",
+        f"availability with fallback {r['availability_percent']} %  (best single provider "
+        f"{r['best_provider_percent']} %)  attempts/request {r['attempts_per_request']}",
+        f"latency ms p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  p99 {lat['p99']:.1f}",
+        f"ejections {r['ejections']}  re-admissions {r['readmissions']}",
+        f"records expected {rec['expected']}  stored {rec['stored']}  missing {rec['missing']}  "
+        f"duplicated attempts {rec['duplicated_attempts']}  attempts short {rec['attempts_short']}",
+        f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f}  spool left {r['spool_left']}",
+        f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  exit codes {r['exit_codes']}",
+        "provider own availability %: " + ", ".join(
+            f"{p} {v}" for p, v in r["provider_availability_percent"].items()),
+        *r["events"],
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short", action="store_true", help="40 s of load (CI)")
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--tenant-tags", action="store_true",
+                        help="send the workload's tenant tags (a tenant cache miss reads the database)")
+    parser.add_argument("--log", default=None, help="keep the service's log in this file")
+    args = parser.parse_args()
+    seconds = 40.0 if args.short else args.seconds
+    report = asyncio.run(run(seconds, args.concurrency, args.seed, Path(args.log) if args.log else None,
+                             tenant_tags=args.tenant_tags))
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

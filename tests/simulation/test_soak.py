@@ -1,0 +1,45 @@
+"""The short fault soak (bench/soak.py --short): no record lost or duplicated through a database outage
+and a SIGTERM, the spool drained, and fallback at least as available as the best single provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.store import pgdb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_short_soak_keeps_every_record_and_beats_every_single_provider(tmp_path: Path) -> None:
+    problem = asyncio.run(pgdb.reachable())
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {problem}")
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable and CI is not true: {problem}")
+    output = tmp_path / "soak.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--short", "--concurrency", "8",
+                    "--output", str(output), "--log", str(tmp_path / "service.log")],
+                   cwd=ROOT, check=True, timeout=300, capture_output=True)
+    report = json.loads(output.read_text())
+    records = report["records"]
+    assert report["answered"] > 500
+    assert records["expected"] == report["answered"]  # every answer named its decision
+    assert records["stored"] == records["expected"]
+    assert records["missing"] == 0
+    assert records["duplicated_attempts"] == 0
+    assert records["attempts_short"] == 0
+    assert report["spool_left"] == 0
+    assert report["peak_spool"] > 0  # the database outage really happened and was spooled
+    assert report["exit_codes"] == [0, 0]  # both SIGTERMs drained and flushed cleanly
+    assert report["ejections"] > 0
+    assert report["availability_percent"] >= report["best_provider_percent"]
+    assert report["statuses"].get("500", 0) == 0
