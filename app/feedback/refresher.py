@@ -57,6 +57,10 @@ class QualityRefresher:
         self.table, self.refreshed_at = table, time.time()
         return table
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="quality-refresh")
 

@@ -3,15 +3,18 @@ routing with them, never past a hard constraint."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from uuid6 import uuid7
 
 from app.config.enums import BudgetTier, TaskType
+from app.config.loader import DEFAULT_CATALOG
 from app.config.settings import Settings
 from app.context import ServiceContext
 from app.main import create_app
@@ -141,3 +144,29 @@ def test_a_tenant_rates_only_its_own_decisions(secured: TestClient) -> None:
     assert own.status_code == 201, own.text
     assert own.json()["decision_id"] == decision
     assert secured.get(f"{API}/analytics/quality", headers=a).status_code == 200
+
+
+def test_the_lifespan_refreshes_in_the_background(provider_keys: dict[str, str], tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    data["quality_learning"] = {**data["quality_learning"], "refresh_s": 0.05}
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/router.db",
+                        ROUTER_DATA_DIR=tmp_path, router_config=path)
+    with TestClient(create_app(settings)) as client:
+        ctx = _ctx(client)
+        routed = client.post(f"{API}/route", json=CHAT_MEDIUM).json()
+        key = (routed["primary_provider"], routed["primary_model"], TaskType.CHAT)
+        before = ctx.router.index
+        assert client.post(f"{API}/feedback", json={"decision_id": routed["decision_id"],
+                                                   "thumbs": "down"}).status_code == 201
+        deadline = time.monotonic() + 10
+        while key not in ctx.router.index.quality_overlay and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ctx.router.index is not before
+        k, wf = ctx.catalog.quality_learning.prior_weight, ctx.catalog.quality_learning.feedback_weight
+        prior = routed["expected_quality"]["score"]
+        assert ctx.router.index.quality_overlay[key] == pytest.approx(prior * k / (k + wf))
+        quality = ctx.quality
+        assert quality is not None and quality.running
+    assert not quality.running  # stopped with the service
