@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,6 +16,24 @@ from app.tenancy import admin
 from app.tenancy.authn import Authenticator
 from app.tenancy.principal import Kind, Scope
 from tests.tenancy.conftest import MakeTenant, Sessions
+
+MakeAuth = Callable[..., Authenticator]
+
+
+@pytest.fixture
+async def make_auth(sessions: Sessions) -> AsyncIterator[MakeAuth]:
+    """Authenticators closed before the engine is disposed: their last-use writes run in the
+    background and would otherwise leave a connection open past the test."""
+    made: list[Authenticator] = []
+
+    def make(**kwargs: Any) -> Authenticator:
+        auth = Authenticator(sessions, **kwargs)
+        made.append(auth)
+        return auth
+
+    yield make
+    for auth in made:
+        await auth.aclose()
 
 PEPPER = b"pepper"
 MASTER = "master-key-for-tests-0123456789"
@@ -41,8 +60,9 @@ def count_key_lookups(sessions: Sessions) -> list[str]:
     return seen
 
 
-async def test_master_key_is_admin_and_other_strings_are_refused(sessions: Sessions) -> None:
-    auth = Authenticator(sessions, master_key=MASTER, pepper=PEPPER, ttl_s=5)
+async def test_master_key_is_admin_and_other_strings_are_refused(
+    make_auth: MakeAuth, sessions: Sessions) -> None:
+    auth = make_auth(master_key=MASTER, pepper=PEPPER, ttl_s=5)
     principal = await auth.authenticate(MASTER)
     assert principal.kind is Kind.ADMIN and principal.can(Scope.ADMIN) and principal.tenant is None
     for wrong in [MASTER[:-1], MASTER + "x", "", "llr_0123456789ab_nope"]:
@@ -50,11 +70,12 @@ async def test_master_key_is_admin_and_other_strings_are_refused(sessions: Sessi
             await auth.authenticate(wrong)
 
 
-async def test_a_tenant_key_resolves_to_its_tenant_scopes_and_limits(sessions: Sessions,
+async def test_a_tenant_key_resolves_to_its_tenant_scopes_and_limits(
+    make_auth: MakeAuth, sessions: Sessions,
                                                                      make_tenant: MakeTenant) -> None:
     await make_tenant("acme", rate_limit_rpm=60)
     plaintext, listed = await admin.create_key(sessions, PEPPER, "acme", scopes=[Scope.ROUTE])
-    auth = Authenticator(sessions, master_key=MASTER, pepper=PEPPER, ttl_s=5)
+    auth = make_auth(master_key=MASTER, pepper=PEPPER, ttl_s=5)
     principal = await auth.authenticate(plaintext)
     assert principal.kind is Kind.TENANT and principal.restricted
     assert principal.tenant_name == "acme" and principal.tenant is not None
@@ -65,18 +86,19 @@ async def test_a_tenant_key_resolves_to_its_tenant_scopes_and_limits(sessions: S
     with pytest.raises(Unauthorized):
         await auth.authenticate(forged)
     # A key hashed under another pepper does not verify.
-    other = Authenticator(sessions, master_key=None, pepper=b"other", ttl_s=5)
+    other = make_auth(master_key=None, pepper=b"other", ttl_s=5)
     with pytest.raises(Unauthorized):
         await other.authenticate(plaintext)
 
 
-async def test_revocation_is_immediate_here_and_within_the_ttl_elsewhere(sessions: Sessions,
+async def test_revocation_is_immediate_here_and_within_the_ttl_elsewhere(
+    make_auth: MakeAuth, sessions: Sessions,
                                                                          make_tenant: MakeTenant) -> None:
     await make_tenant("acme")
     plaintext, listed = await admin.create_key(sessions, PEPPER, "acme", scopes=[Scope.ROUTE])
     clock_a, clock_b = Ticker(), Ticker()
-    here = Authenticator(sessions, master_key=None, pepper=PEPPER, ttl_s=5, clock=clock_a)
-    elsewhere = Authenticator(sessions, master_key=None, pepper=PEPPER, ttl_s=5, clock=clock_b)
+    here = make_auth(master_key=None, pepper=PEPPER, ttl_s=5, clock=clock_a)
+    elsewhere = make_auth(master_key=None, pepper=PEPPER, ttl_s=5, clock=clock_b)
     await here.authenticate(plaintext)
     await elsewhere.authenticate(plaintext)
 
@@ -91,12 +113,13 @@ async def test_revocation_is_immediate_here_and_within_the_ttl_elsewhere(session
         await elsewhere.authenticate(plaintext)
 
 
-async def test_warm_keys_cost_no_query_and_a_cold_burst_shares_one(sessions: Sessions,
+async def test_warm_keys_cost_no_query_and_a_cold_burst_shares_one(
+    make_auth: MakeAuth, sessions: Sessions,
                                                                    make_tenant: MakeTenant) -> None:
     await make_tenant("acme")
     plaintext, _ = await admin.create_key(sessions, PEPPER, "acme", scopes=[Scope.ROUTE])
     lookups = count_key_lookups(sessions)
-    auth = Authenticator(sessions, master_key=None, pepper=PEPPER, ttl_s=60)
+    auth = make_auth(master_key=None, pepper=PEPPER, ttl_s=60)
     principals = await asyncio.gather(*(auth.authenticate(plaintext) for _ in range(25)))
     assert {p.tenant_name for p in principals} == {"acme"}
     assert len(lookups) == 1
@@ -105,11 +128,12 @@ async def test_warm_keys_cost_no_query_and_a_cold_burst_shares_one(sessions: Ses
     assert len(lookups) == 1
 
 
-async def test_last_use_is_recorded_off_the_request_path(sessions: Sessions, make_tenant: MakeTenant) -> None:
+async def test_last_use_is_recorded_off_the_request_path(
+    make_auth: MakeAuth, sessions: Sessions, make_tenant: MakeTenant) -> None:
     await make_tenant("acme")
     plaintext, listed = await admin.create_key(sessions, PEPPER, "acme", scopes=[Scope.ROUTE])
     assert listed["last_used_at"] is None
-    auth = Authenticator(sessions, master_key=None, pepper=PEPPER, ttl_s=5)
+    auth = make_auth(master_key=None, pepper=PEPPER, ttl_s=5)
     await auth.authenticate(plaintext)
     for _ in range(100):
         async with sessions() as session:
