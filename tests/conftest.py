@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -87,3 +89,57 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(pgdb.drop_database(name))
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; tests copy it."""
+    from app.store import migrate
+    from app.store.engine import create_engine
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "router.db"
+
+    async def _migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_migrate())
+    return path
+
+
+async def truncate_all(url: str) -> None:
+    """Empty every table of a migrated PostgreSQL database (the schema and its version stay)."""
+    import sqlalchemy as sa
+
+    from app.store.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = (await conn.execute(sa.text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            ))).scalars().all()
+            if names:
+                await conn.execute(sa.text(f"TRUNCATE {', '.join(names)} CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A migrated, empty database of each backend: a SQLite copy, or the session's PG emptied."""
+    if request.param == "sqlite":
+        path = tmp_path / "db" / "router.db"
+        path.parent.mkdir()
+        shutil.copy(migrated_sqlite, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+    asyncio.run(truncate_all(url))
+    return url

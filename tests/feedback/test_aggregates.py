@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 import statistics
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,31 +15,9 @@ from uuid6 import uuid7
 from app.experiments.comparison import compare_variants
 from app.feedback import repository
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
-from app.store import migrate
 from app.store.engine import create_engine, create_sessionmaker, session_scope
 from app.store.repositories import insert_rows
 from app.store.rows import attempt_row, decision_row
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated SQLite file, or the session's PostgreSQL (rows here carry unique names)."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    url = f"sqlite+aiosqlite:///{tmp_path}/router.db"
-
-    async def _migrate() -> None:
-        engine = create_engine(url)
-        try:
-            await migrate.upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_migrate())
-    return url
 
 
 @pytest.fixture

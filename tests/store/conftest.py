@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -12,54 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.store import migrate
 from app.store.engine import create_engine, create_sessionmaker
-from app.store.models import Base
 from app.store.options import WriterOptions
 from app.store.spool import Spool
 from app.store.writer import RecordWriter
 from tests.store import pgdb
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "router.db"
-
-    async def _migrate() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        try:
-            await migrate.upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_migrate())
-    return path
-
-
-async def _truncate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f"TRUNCATE {TABLES} CASCADE"))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """A migrated, empty database of each backend: a SQLite copy, or the session's PG truncated."""
-    if request.param == "sqlite":
-        path = tmp_path / "db" / "router.db"
-        path.parent.mkdir()
-        shutil.copy(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
-    url: str = request.getfixturevalue("pg_url")
-    asyncio.run(_truncate(url))
-    return url
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from app.config.settings import Settings
 from app.metrics import RECORDS_DROPPED
 from app.store.engine import create_engine
-from tests.store.conftest import _truncate
+from tests.conftest import truncate_all
 from tests.store.service import ROUTE, running, store_of
 from tests.store.tcp_proxy import TcpProxy
 
@@ -46,7 +46,7 @@ async def test_no_decision_is_lost_while_postgres_is_unreachable(
     fault: str, pg_url: str, tmp_path: Path, provider_keys: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await _truncate(pg_url)
+    await truncate_all(pg_url)
     dropped = RECORDS_DROPPED._value.get()
     monkeypatch.setenv("ROUTER_RECORD_WRITE_TIMEOUT_S", "3")  # a stalled insert gives up sooner
     target = make_url(pg_url)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from app.config.settings import Settings
 from app.store.engine import create_engine
-from tests.store.conftest import _truncate
+from tests.conftest import truncate_all
 from tests.store.server import start_service
 from tests.store.service import ROUTE, running
 
@@ -52,7 +52,7 @@ async def stored_ids(url: str) -> list[str]:
 async def test_sigterm_under_load_keeps_every_answered_decision(
     flush_s: str, pg_url: str, tmp_path: Path, provider_keys: dict[str, str],
 ) -> None:
-    await _truncate(pg_url)
+    await truncate_all(pg_url)
     # With no flush time, a long batch wait makes sure records are still queued at the signal.
     env = {"DATABASE_URL": pg_url, "ROUTER_DATA_DIR": str(tmp_path / "data"),
            "ROUTER_SHUTDOWN_FLUSH_S": flush_s,

@@ -13,8 +13,8 @@ import pytest
 
 from app.config.catalog import Catalog
 from app.simulator import SimulatorServer
+from tests.conftest import truncate_all
 from tests.execution.service import ServiceThread
-from tests.tenancy.conftest import truncate
 from tests.tenancy.stack import ADMIN, EXECUTE, MASTER, auth, query, secured_settings, tenant_key
 
 REQUEST = {"task_type": "chat", "budget": "low", "max_tokens": 64,
@@ -29,13 +29,13 @@ def simulator(catalog: Catalog) -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, tenancy_sqlite_template: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
     if request.param == "sqlite":
         (tmp_path / "data").mkdir()
-        shutil.copy(tenancy_sqlite_template, tmp_path / "data" / "router.db")
+        shutil.copy(migrated_sqlite, tmp_path / "data" / "router.db")
         return f"sqlite+aiosqlite:///{tmp_path}/data/router.db"
     url: str = request.getfixturevalue("pg_url")
-    asyncio.run(truncate(url))  # the session's PostgreSQL, emptied
+    asyncio.run(truncate_all(url))  # the session's PostgreSQL, emptied
     return url
 
 
@@ -92,11 +92,11 @@ def _usd(raw: object, url: str) -> Decimal:
 
 def test_downgrade_on_budget_tries_cheaper_tiers_before_refusing(
     simulator: SimulatorServer, catalog: Catalog, provider_keys: dict[str, str], tmp_path: Path,
-    tenancy_sqlite_template: Path, monkeypatch: pytest.MonkeyPatch,
+    migrated_sqlite: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulator.reset()
     url = f"sqlite+aiosqlite:///{tmp_path}/router.db"
-    shutil.copy(tenancy_sqlite_template, tmp_path / "router.db")
+    shutil.copy(migrated_sqlite, tmp_path / "router.db")
     settings = secured_settings(simulator, catalog, tmp_path, url, monkeypatch)
     # Reasoning has no free model, so the downgrades end in a 402 once even the low tier is spent.
     high = {**REQUEST, "task_type": "reasoning", "budget": "high"}
@@ -133,11 +133,11 @@ def test_downgrade_on_budget_tries_cheaper_tiers_before_refusing(
 
 def test_tokens_per_minute_refuse_with_retry_after(
     simulator: SimulatorServer, catalog: Catalog, provider_keys: dict[str, str], tmp_path: Path,
-    tenancy_sqlite_template: Path, monkeypatch: pytest.MonkeyPatch,
+    migrated_sqlite: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulator.reset()
     url = f"sqlite+aiosqlite:///{tmp_path}/router.db"
-    shutil.copy(tenancy_sqlite_template, tmp_path / "router.db")
+    shutil.copy(migrated_sqlite, tmp_path / "router.db")
     settings = secured_settings(simulator, catalog, tmp_path, url, monkeypatch)
     with ServiceThread(settings) as service:
         key = tenant_key(service.url, "acme", rate_limit_tpm=150)  # one call estimates ~80 tokens
