@@ -159,7 +159,7 @@ async def drive(url: str, tally: Tally, *, concurrency: int, stop_at: float, see
         await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
-async def sample(base: str, service: Service, tally: Tally, stop: asyncio.Event) -> None:
+async def sample(base: str, tally: Tally, stop: asyncio.Event) -> None:
     """Peak record queue and spool depth from /metrics (absent while the service restarts)."""
     pattern = re.compile(r"^llm_router_(record_queue|spool)_depth(?:\{[^}]*\})? (\S+)$", re.M)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
@@ -303,7 +303,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                 ]
                 stop = asyncio.Event()
                 base = f"http://127.0.0.1:{port}"
-                sampler = asyncio.create_task(sample(base, service, tally, stop))
+                sampler = asyncio.create_task(sample(base, tally, stop))
                 await asyncio.gather(
                     drive(base + EXECUTE_PATH, tally, concurrency=concurrency,
                           stop_at=time.monotonic() + seconds, seed=seed, tenant_tags=tenant_tags),
