@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from app.config.enums import BudgetTier
-from app.errors import BudgetExceeded, Forbidden, NoEligibleProvider, RateLimited
+from app.errors import BudgetExceeded, Forbidden, NoEligibleProvider, RateLimited, ServiceUnavailable
 from app.records import AttemptRecord
 from app.routing.schemas import RouteRequest, RoutingDecision
+from app.tenancy.authn import STORE_DOWN
 from app.tenancy.budgets import Hold
 from app.tenancy.principal import Kind, TenantPolicy, current
 from app.tenancy.ratelimit import retry_after_header
@@ -111,6 +112,12 @@ async def admit(ctx: ServiceContext, request: RouteRequest, decision: RoutingDec
         hold = await budgets.reserve(policy, reserve_amount(decision), deadline_s=deadline_s,
                                      decision_id=decision.decision_id)
         return Admission(decision, tenancy, hold)
+    except STORE_DOWN as exc:
+        # the hold is what keeps concurrent requests under the budget: without it, do not spend
+        raise ServiceUnavailable(
+            f"tenant {policy.name}'s budget ledger is unreachable; retry shortly",
+            headers={"retry-after": "2"}, details={"retry_after_s": 2},
+        ) from exc
     except BudgetExceeded as refused:
         if not policy.downgrade_on_budget:
             raise

@@ -15,9 +15,10 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import Unauthorized
+from app.errors import ServiceUnavailable, Unauthorized
 from app.records import utcnow
 from app.store.engine import session_scope
 from app.tenancy import apikeys, repository
@@ -26,6 +27,9 @@ from app.tenancy.principal import ADMIN, Kind, Principal, Scope
 log = logging.getLogger(__name__)
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
+LOOKUP_TIMEOUT_S = 2.0
+# A database that refuses, drops or stalls a lookup: answered from the cache, else 503, never 500.
+STORE_DOWN = (SQLAlchemyError, OSError, TimeoutError)
 
 
 class Authenticator:
@@ -54,7 +58,18 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             principal = hit[1]
         else:
-            principal = await self._lookup_once(raw, presented)
+            try:
+                principal = await self._lookup_once(raw, presented)
+            except STORE_DOWN as exc:
+                if hit is None:
+                    raise ServiceUnavailable(
+                        "the key store is unreachable; retry shortly",
+                        headers={"retry-after": "2"}, details={"retry_after_s": 2},
+                    ) from exc
+                # the last verdict stands while the database is away, rather than failing callers
+                log.warning("key store unreachable (%s): keeping a cached verdict",
+                            type(exc).__name__)
+                principal = hit[1]
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked",
                                headers={"www-authenticate": 'Bearer realm="llm-router"'})
@@ -87,7 +102,8 @@ class Authenticator:
         future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         self._pending[raw] = future
         try:
-            principal = await self._lookup(raw, presented)
+            async with asyncio.timeout(LOOKUP_TIMEOUT_S):
+                principal = await self._lookup(raw, presented)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, no "never retrieved" warning

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config.settings import Settings
 from app.logs import register_secret
 from app.tenancy import repository
-from app.tenancy.authn import Authenticator
+from app.tenancy.authn import LOOKUP_TIMEOUT_S, STORE_DOWN, Authenticator
 from app.tenancy.budgets import Budgets
 from app.tenancy.principal import TenantPolicy
 from app.tenancy.ratelimit import LocalBuckets, RateLimiter, RedisBuckets
@@ -71,8 +71,15 @@ class Tenancy:
             return hit[1]
         policy = None
         if self.sessions is not None:
-            async with self.sessions() as session:
-                tenant = await repository.tenant_by_name(session, name)
+            try:
+                async with asyncio.timeout(LOOKUP_TIMEOUT_S), self.sessions() as session:
+                    tenant = await repository.tenant_by_name(session, name)
+            except STORE_DOWN as exc:
+                # the request must not fail with the database: last known limits, else none
+                log.warning("tenant limits unreachable (%s); serving %s with %s until it answers",
+                            type(exc).__name__, name, "its last known limits" if hit else "no limits")
+                self._policies[name] = (now + 1.0, hit[1] if hit else None)
+                return hit[1] if hit else None
             policy = repository.policy_of(tenant) if tenant is not None else None
         if len(self._policies) > 10_000:
             self._policies.clear()
