@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.context import ServiceContext
 from app.errors import NoEligibleProvider

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.routing.schemas import ProviderHealth, RoutingDecision
 

@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import sqlalchemy as sa
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.config.catalog import RetrySettings
 from app.providers.base import Completion

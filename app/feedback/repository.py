@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.records import Outcome
 from app.store.models import Attempt, Decision, Feedback

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.config.catalog import Catalog, ModelSpec
 from app.config.enums import BudgetTier, TaskType

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.errors import BudgetExceeded
 from app.records import utcnow

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.errors import RateLimited
 from app.logs import request_id

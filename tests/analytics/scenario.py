@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
 

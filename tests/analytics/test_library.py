@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.analytics import RoutingAnalytics
 from app.analytics.window import Window

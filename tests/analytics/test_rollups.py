@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.analytics import RoutingAnalytics
 from app.analytics.percentiles import bucket_of

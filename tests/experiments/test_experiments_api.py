@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.config.catalog import Catalog
 from app.config.loader import DEFAULT_CATALOG, load_catalog

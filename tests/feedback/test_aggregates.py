@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.experiments.comparison import compare_variants
 from app.feedback import repository

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.config.enums import BudgetTier, TaskType
 from app.config.loader import DEFAULT_CATALOG

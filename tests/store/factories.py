@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, HealthSnapshotRecord, Outcome
 
