@@ -30,7 +30,8 @@ class Chromium:
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        self.profile = tempfile.TemporaryDirectory(prefix="llm-router-chromium-")
+        # Chromium's helper processes may still write into the profile as the parent exits.
+        self.profile = tempfile.TemporaryDirectory(prefix="llm-router-chromium-", ignore_cleanup_errors=True)
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
