@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from app.config.enums import BudgetTier, Region, TaskType
@@ -32,6 +34,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def reset_metrics_dir() -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR before workers start: stale files from a previous run
+    would be summed into this run's counters (prometheus-client's multiprocess rule)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
 def serve_app(**options: Any) -> None:
     """Run the service under uvicorn; a SIGTERM that drained and flushed cleanly exits 0.
 
@@ -41,6 +55,7 @@ def serve_app(**options: Any) -> None:
     """
     import uvicorn
 
+    reset_metrics_dir()
     config = uvicorn.Config("app.main:create_app", factory=True, access_log=False, **options)
     if config.workers > 1:
         uvicorn.run("app.main:create_app", factory=True, access_log=False, **options)

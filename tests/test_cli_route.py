@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,17 @@ def test_without_keys_every_provider_is_excluded_unless_told_to_ignore_keys(
     error = json.loads(capsys.readouterr().out)["error"]
     assert {e["reason"] for e in error["details"]["excluded"]} >= {"no_key"}
     assert main(["route", "--task", "chat", "--budget", "low", "--ignore-keys"]) == 0
+
+
+def test_serving_starts_from_an_empty_multiprocess_metrics_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli import reset_metrics_dir
+
+    stale = tmp_path / "counter_1234.db"
+    stale.write_bytes(b"old run")
+    keep = tmp_path / "README"
+    keep.write_text("not a metrics file")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    reset_metrics_dir()
+    assert not stale.exists() and keep.exists()
