@@ -13,54 +13,20 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
-from bench.loadgen import LoadResult, free_port, start_uvicorn, stop
+from bench.loadgen import LoadResult, drive, free_port, start_uvicorn, stop
 
 MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
 EXECUTE_BODY = {"task_type": "chat", "budget": "low", "messages": MESSAGES, "max_tokens": 64}
 PROVIDER_BODY = {"model": "deepseek-chat", "messages": MESSAGES, "max_tokens": 64}
 GOAL = 0.60
-
-
-async def drive(url: str, body: dict[str, object], *, concurrency: int, seconds: float,
-                warmup_s: float = 1.0) -> LoadResult:
-    """Closed loop like bench.loadgen.drive, with the provider key the simulator asks for."""
-    connector = aiohttp.TCPConnector(limit=concurrency * 2)
-    headers = {"authorization": "Bearer bench-key"}
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        async def one() -> tuple[bool, float]:
-            t0 = time.perf_counter()
-            async with session.post(url, json=body) as resp:
-                await resp.read()
-                ok = resp.status < 400
-            return ok, (time.perf_counter() - t0) * 1000
-
-        end_warm = time.monotonic() + warmup_s
-        while time.monotonic() < end_warm:
-            await asyncio.gather(*(one() for _ in range(concurrency)))
-        latencies: list[float] = []
-        errors = 0
-        stop_at = time.monotonic() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.monotonic() < stop_at:
-                ok, ms = await one()
-                latencies.append(ms)
-                errors += 0 if ok else 1
-
-        t0 = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return LoadResult(len(latencies), errors, time.monotonic() - t0, latencies)
+SIMULATOR_KEY = {"authorization": "Bearer bench-key"}  # the simulator wants a key
 
 
 def line(name: str, c: int, r: LoadResult, direct: LoadResult) -> str:
@@ -97,7 +63,8 @@ async def run(args: argparse.Namespace) -> int:
             results = {name: LoadResult(0, 0, 0.0, []) for name in targets}
             for _ in range(max(1, round(args.seconds))):
                 for name, (url, body) in targets.items():
-                    part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.2)
+                    part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.2,
+                                      headers=SIMULATOR_KEY)
                     total = results[name]
                     results[name] = LoadResult(total.requests + part.requests, total.errors + part.errors,
                                                total.seconds + part.seconds,

@@ -9,16 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.simulator import SimulatorProcess
-from bench.loadgen import LoadResult
+from bench.loadgen import drive
 
 USER = [{"role": "user", "content": "Benchmark prompt: explain circuit breakers in two sentences."}]
 CASES: list[tuple[str, str, str, dict[str, str], dict[str, Any]]] = [
@@ -38,33 +35,6 @@ CASES: list[tuple[str, str, str, dict[str, str], dict[str, Any]]] = [
 ]
 
 
-async def drive(url: str, headers: dict[str, str], body: dict[str, Any], concurrency: int,
-                seconds: float) -> LoadResult:
-    """Closed loop with `concurrency` workers; the whole body (stream included) is read each time."""
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * 2)) as session:
-        async def one() -> tuple[bool, float]:
-            started = time.perf_counter()
-            async with session.post(url, json=body, headers=headers) as response:
-                await response.read()
-                return response.status == 200, (time.perf_counter() - started) * 1000
-
-        await asyncio.gather(*(one() for _ in range(concurrency)))  # warm the connections
-        latencies: list[float] = []
-        errors = 0
-        stop_at = time.monotonic() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.monotonic() < stop_at:
-                ok, ms = await one()
-                latencies.append(ms)
-                errors += 0 if ok else 1
-
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return LoadResult(len(latencies), errors, time.monotonic() - started, latencies)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -75,7 +45,8 @@ def main() -> None:
         print(f"{'case':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
         for name, provider, path, headers, body in CASES:
             url = simulator.base_url(provider) + path
-            result = asyncio.run(drive(url, headers, body, args.concurrency, args.seconds))
+            result = asyncio.run(drive(url, body, concurrency=args.concurrency,
+                                         seconds=args.seconds, warmup_s=0.2, headers=headers))
             print(f"{name:<26}{result.rps:>9.0f}{result.pct(0.5):>9.1f}{result.pct(0.99):>9.1f}{result.errors:>8}")
 
 

@@ -65,10 +65,14 @@ class LoadResult:
 
 
 async def drive(url: str, body: dict[str, Any] | None, *, concurrency: int, seconds: float,
-                warmup_s: float = 1.0, method: str = "POST") -> LoadResult:
-    """Closed loop: `concurrency` workers send requests back to back for `seconds`."""
+                warmup_s: float = 1.0, method: str = "POST",
+                headers: dict[str, str] | None = None) -> LoadResult:
+    """Closed loop: `concurrency` workers send requests back to back for `seconds`.
+
+    Each response body is read whole (a stream included); a status of 400 or more is an error.
+    """
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         async def one() -> tuple[bool, float]:
             t0 = time.perf_counter()
             async with session.request(method, url, json=body) as resp:
