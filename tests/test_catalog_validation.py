@@ -132,3 +132,10 @@ def test_cli_reports_a_bad_catalog_and_exits_2(
     assert cli_main(["route", "--config", str(file)]) == 2
     err = capsys.readouterr().err
     assert str(file) in err and "providers.mistral.models[1].input_price" in err
+
+
+def test_a_missing_catalog_names_the_path_and_the_variable(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_catalog(missing)
+    assert str(missing) in str(info.value) and "ROUTER_CONFIG" in str(info.value)

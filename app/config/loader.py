@@ -14,7 +14,6 @@ from app.config.catalog import Catalog
 from app.config.enums import BudgetTier, Strategy
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "config" / "routing_config.yaml"
-PACKAGED_CATALOG = Path(__file__).resolve().parent / "routing_config.yaml"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -45,7 +44,7 @@ def catalog_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("ROUTER_CONFIG")
     if env:
         return Path(env)
-    return DEFAULT_CATALOG if DEFAULT_CATALOG.exists() else PACKAGED_CATALOG
+    return DEFAULT_CATALOG
 
 
 def format_loc(loc: Iterable[int | str]) -> str:
@@ -67,7 +66,9 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
     try:
         raw = yaml.load(source.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
     except OSError as exc:
-        raise ConfigError(str(source), [f"cannot read the file: {exc.strerror or exc}"]) from exc
+        raise ConfigError(str(source), [
+            f"cannot read the file: {exc.strerror or exc} (set ROUTER_CONFIG to the catalog's path)"
+        ]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(str(source), [f"not valid YAML: {exc}"]) from exc
     if not isinstance(raw, dict):
