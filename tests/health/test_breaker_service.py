@@ -52,26 +52,40 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     s.close()
 
 
-def test_failures_open_the_circuit_and_nothing_reaches_it_until_a_probe(stack: Stack) -> None:
-    url = stack.start("svc", **only_keys("deepseek", "openrouter"), ROUTER_HEALTH_PROBES="false")
-    assert route(url)["primary_provider"] == "deepseek"
-    stack.fault("deepseek", error_rate=1.0, status=500)
-    stack.fault("openrouter", error_rate=1.0, status=503)
-    sent = 0
-    while health(url)["deepseek"]["state"] != "open":
-        sent += 1
-        assert sent <= 3, "still closed after 3 requests"
-        execute_any(url)
-    assert stack.calls("deepseek") == 3, "opened exactly at the third consecutive failure"
-    stack.fault("openrouter")  # healthy again: requests have somewhere to go
-    calls = stack.calls("deepseek")
-    started = time.monotonic()
-    while cooldown_left(url, "deepseek") > 0.3:
-        answer = execute(url)
-        assert answer["provider"] == "openrouter"
-        assert all(a["provider"] != "deepseek" for a in answer["attempts"])
-    assert stack.calls("deepseek") == calls, "a request reached the open provider"
-    assert time.monotonic() - started >= 1.0
+def test_failures_open_the_circuit_and_nothing_reaches_it_until_a_probe(tmp_path: Path) -> None:
+    # Longer cooldowns than the other tests: the check below needs a window of over a second.
+    stack = Stack(tmp_path, cooldown_base_s=2 * BASE_S, cooldown_max_s=60)
+    try:
+        url = stack.start("svc", **only_keys("deepseek", "openrouter"), ROUTER_HEALTH_PROBES="false")
+        assert route(url)["primary_provider"] == "deepseek"
+        stack.fault("deepseek", error_rate=1.0, status=500)
+        # openrouter answers 429 (a short rate-limit pause, never an ejection): requests keep going
+        # to deepseek, and openrouter's own circuit never opens, so panic mode stays out of play.
+        stack.fault("openrouter", error_rate=1.0, status=429, retry_after=1)
+        sent = 0
+        while health(url)["deepseek"]["state"] != "open":
+            sent += 1
+            assert sent <= 10, "still closed after 10 requests"
+            execute_any(url)
+        assert stack.calls("deepseek") == 3, "opened exactly at the third consecutive failure"
+        stack.fault("openrouter")  # healthy again: requests have somewhere to go
+        wait_for(lambda: health(url)["openrouter"]["state"] == "closed", timeout=5)
+        calls = stack.calls("deepseek")
+        until = time.time() + cooldown_left(url, "deepseek")
+        started = time.monotonic()
+        trials = 0  # a request still running when the cooldown ends may be the half-open trial
+        while time.time() < until - 0.3:
+            answer = execute(url)
+            assert answer["provider"] == "openrouter"
+            to_deepseek = sum(a["provider"] == "deepseek" for a in answer["attempts"])
+            if time.time() < until:
+                assert to_deepseek == 0, "a request reached the open provider during its cooldown"
+            trials += to_deepseek
+        assert trials <= 1, "more than one half-open trial"
+        assert stack.calls("deepseek") == calls + trials, "a request reached the open provider"
+        assert time.monotonic() - started >= 1.0
+    finally:
+        stack.close()
 
 
 def execute_any(url: str, body: dict[str, Any] | None = None) -> int:
