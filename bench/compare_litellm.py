@@ -1,0 +1,249 @@
+"""Side by side with LiteLLM's proxy server: both gateways in front of the same provider simulator, same
+number of workers, same request body, measured in the same run.
+
+Run: .venv/bin/python bench/compare_litellm.py [--seconds 5] [--workers 1] [--concurrency 1 16 64]
+On first use it creates .bench-venvs/litellm/ and installs litellm[proxy]==1.108.7 there (never into the
+project's venv). It starts the simulator (`llm-router simulator`), LiteLLM's proxy (`litellm --config`,
+config generated: one OpenAI-compatible deployment on the simulator, offline cost map, telemetry off, a
+non-default master key) and ours (`llm-router serve`, catalog pointed at the simulator), all on free
+loopback ports, and drives load from this process (a separate one from every gateway): requests/s and
+added latency p50/p99 over the simulator called directly at each concurrency, streaming time to the first
+token, RSS of each gateway's process tree after the load, seconds from spawn to port open. Prints the
+tables and writes bench/results/compare_litellm.{md,json} (--output-dir to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.commands.demo import placeholder_keys, write_catalog
+from app.config.loader import load_catalog
+from app.simulator import SimulatorProcess
+from bench import compare_report as report
+from bench import gateways
+from bench.compare_report import DIRECT, LITELLM, OURS
+from bench.loadgen import LoadResult, drive, free_port
+
+MODEL = "openai/gpt-4o-mini"  # ours: a pinned catalog model; LiteLLM: the model_name of its deployment
+MAX_TOKENS = 64
+MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
+MASTER_KEY = "sk-bench-compare-3f9c1e"  # both gateways check it; the simulator accepts any key
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def body(stream: bool = False) -> dict[str, Any]:
+    return {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS, "stream": stream}
+
+
+def ours_env(catalog_path: Path, data_dir: Path, workers: int, base: dict[str, str]) -> dict[str, str]:
+    env = gateways.without(base, ("DATABASE_URL", "REDIS_URL", "ROUTER_CONFIG"))
+    env |= {"ROUTER_CONFIG": str(catalog_path), "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir}/router.db",
+            "ROUTER_DATA_DIR": str(data_dir), "ROUTER_LOG_LEVEL": "WARNING", "ROUTER_MASTER_KEY": MASTER_KEY}
+    if workers > 1:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "metrics")
+    return env
+
+
+async def first_answer(url: str, spawned_at: float, timeout_s: float = 60.0) -> float:
+    """Seconds from spawn until the gateway answered a chat completion with 200."""
+    headers = {"authorization": f"Bearer {MASTER_KEY}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        while time.monotonic() - spawned_at < timeout_s:
+            try:
+                async with session.post(f"{url}/v1/chat/completions", json=body()) as resp:
+                    await resp.read()
+                    if resp.status == 200:
+                        return time.monotonic() - spawned_at
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} answered no chat completion within {timeout_s:.0f} s")
+
+
+async def drive_stream(url: str, *, concurrency: int, seconds: float,
+                       headers: dict[str, str]) -> tuple[LoadResult, list[float]]:
+    """Closed loop of streamed completions: whole-stream latencies, and time to the first content delta."""
+    ttft: list[float] = []
+    latencies: list[float] = []
+    errors = 0
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async def one() -> None:
+            nonlocal errors
+            t0 = time.perf_counter()
+            first: float | None = None
+            async with session.post(url, json=body(stream=True)) as resp:
+                async for line in resp.content:
+                    if first is None and has_content(line):
+                        first = (time.perf_counter() - t0) * 1000
+                if resp.status >= 400 or first is None:
+                    errors += 1
+                    return
+            ttft.append(first)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        stop_at = time.monotonic() + seconds
+
+        async def worker() -> None:
+            while time.monotonic() < stop_at:
+                await one()
+
+        await asyncio.gather(*(one() for _ in range(concurrency)))  # warm-up
+        ttft.clear()
+        latencies.clear()
+        errors = 0
+        t0 = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return LoadResult(len(latencies), errors, time.monotonic() - t0, latencies), ttft
+
+
+def has_content(line: bytes) -> bool:
+    """Whether an SSE line is a chat.completion.chunk carrying some text."""
+    if not line.startswith(b"data:"):
+        return False
+    payload = line[5:].strip()
+    if not payload or payload == b"[DONE]":
+        return False
+    try:
+        chunk = json.loads(payload)
+    except ValueError:
+        return False
+    return any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices") or ())
+
+
+Slice = Callable[[str, int], Awaitable[tuple[LoadResult, list[float]]]]
+
+
+async def interleaved(urls: dict[str, str], c: int, seconds: float, one_slice: Slice,
+                      ) -> dict[str, tuple[LoadResult, list[float]]]:
+    """One-second slices per target in turn, so a neighbour's load spike hits every target alike."""
+    totals = {name: (LoadResult(0, 0, 0.0, []), list[float]()) for name in urls}
+    for _ in range(max(1, round(seconds))):
+        for name, url in urls.items():
+            part, extra = await one_slice(url, c)
+            total, more = totals[name]
+            totals[name] = (LoadResult(total.requests + part.requests, total.errors + part.errors,
+                                       total.seconds + part.seconds, total.latencies_ms + part.latencies_ms),
+                            more + extra)
+    return totals
+
+
+async def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    headers = {"authorization": f"Bearer {MASTER_KEY}"}
+
+    async def plain(url: str, c: int) -> tuple[LoadResult, list[float]]:
+        return await drive(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers), []
+
+    async def streamed(url: str, c: int) -> tuple[LoadResult, list[float]]:
+        return await drive_stream(url, concurrency=c, seconds=1.0, headers=headers)
+
+    load, streaming = [], []
+    for c in args.concurrency:
+        results = await interleaved(urls, c, args.seconds, plain)
+        targets = report.with_added({name: report.summary(r.requests, r.errors, r.seconds, r.latencies_ms)
+                                     for name, (r, _) in results.items()})
+        load.append({"concurrency": c, "targets": targets,
+                     "ours_over_litellm": report.ratio(targets[OURS]["rps"], targets[LITELLM]["rps"])})
+        print(f"c={c}: " + ", ".join(f"{n} {t['rps']:.0f} req/s p50 {t['p50_ms']} ms"
+                                     for n, t in targets.items()), file=sys.stderr)
+    for c in args.stream_concurrency:
+        results = await interleaved(urls, c, args.seconds, streamed)
+        targets = {}
+        for name, (r, ttft) in results.items():
+            targets[name] = {**report.summary(r.requests, r.errors, r.seconds, r.latencies_ms),
+                             "ttft_p50_ms": report.rounded(report.percentile(ttft, 0.5)),
+                             "ttft_p99_ms": report.rounded(report.percentile(ttft, 0.99))}
+        streaming.append({"concurrency": c, "targets": report.with_added(targets, ("ttft_p50_ms",))})
+    return {"load": load, "streaming": streaming}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    cli = gateways.ensure_litellm_venv()
+    versions = {package: gateways.installed_version(gateways.LITELLM_VENV, package)
+                for package in ("litellm", "fastapi", "uvicorn")}
+    simulator = SimulatorProcess(log_level="warning").start()
+    tmp = tempfile.TemporaryDirectory(prefix="compare-litellm-")
+    work = Path(tmp.name)
+    started: list[gateways.Gateway] = []
+    try:
+        catalog = simulator.catalog(load_catalog())
+        upstream = str(catalog.providers["openai"].base_url).rstrip("/")
+        catalog_path = write_catalog(catalog, work / "catalog.yaml")
+        config = gateways.write_litellm_config(work / "litellm.yaml", gateways.litellm_config(
+            MODEL, upstream, "sk-simulator", MASTER_KEY))
+        env = {**placeholder_keys(catalog, os.environ), **ours_env(catalog_path, work, args.workers,
+                                                                   dict(os.environ))}
+        startup: dict[str, dict[str, float]] = {}
+        # One at a time, so neither starts while the other competes for the CPU.
+        for name, cmd, gw_env in (
+                (LITELLM, gateways.litellm_command(cli, config, free_port(), args.workers),
+                 gateways.litellm_env(os.environ)),
+                (OURS, gateways.ours_command(free_port(), args.workers), env)):
+            port = int(cmd[cmd.index("--port") + 1])
+            t0 = time.monotonic()
+            gw = gateways.spawn(name, cmd, gw_env, port, args.workers, work / f"{name}.log")
+            started.append(gw)
+            answered = await first_answer(gw.url, t0)
+            startup[name] = {"port_open_s": round(gw.port_open_s, 2), "first_answer_s": round(answered, 2)}
+            print(f"{name}: port open after {gw.port_open_s:.2f} s, first answer {answered:.2f} s",
+                  file=sys.stderr)
+        by_name = {gw.name: gw for gw in started}
+        urls = {DIRECT: f"{upstream}/chat/completions",
+                OURS: f"{by_name[OURS].url}/v1/chat/completions",
+                LITELLM: f"{by_name[LITELLM].url}/v1/chat/completions"}
+        figures = await measure(urls, args)
+        rss = {}
+        for name, gw in by_name.items():
+            mem = gateways.tree_rss(gw.proc.pid)
+            rss[name] = {"processes": mem.processes, "total_mib": round(mem.total_mib, 1),
+                         "largest_mib": round(mem.largest_mib, 1),
+                         "per_worker_mib": round(mem.total_mib / args.workers, 1)}
+        result: dict[str, Any] = {
+            "settings": {"workers": args.workers, "seconds": args.seconds, "concurrency": args.concurrency,
+                         "stream_concurrency": args.stream_concurrency, "model": MODEL,
+                         "max_tokens": MAX_TOKENS, "command": report.command_line()},
+            "startup": startup, **figures, "rss": rss,
+        }
+        result["goals"] = report.goals(result)
+        result["machine"] = report.machine(versions)
+        return result
+    finally:
+        for gw in reversed(started):
+            gateways.stop_gateway(gw)
+        simulator.stop()
+        tmp.cleanup()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per target and concurrency")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of each gateway")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--stream-concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="compare_litellm", help="file name of the results, no suffix")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    text = report.render(result)
+    print(text)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / f"{args.name}.md").write_text(text, encoding="utf-8")
+    (args.output_dir / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.output_dir / args.name}.md and .json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

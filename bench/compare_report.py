@@ -1,0 +1,190 @@
+"""Figures of bench/compare_litellm.py: summaries of a load run, the issue's goals, the machine it ran on,
+and the Markdown tables written to bench/results/ (the same text is printed)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DIRECT, OURS, LITELLM = "simulator", "ours", "litellm"
+LABELS = {DIRECT: "simulator (direct)", OURS: "smart-llm-router", LITELLM: "LiteLLM proxy"}
+# The issue's goals (issue 9), with LiteLLM's figures measured here before we started.
+GOAL_RATIO, GOAL_P50_C1_MS, GOAL_P50_C16_MS = 10.0, 1.0, 5.0
+GOAL_RSS_PER_WORKER_MIB, GOAL_PORT_OPEN_S = 150.0, 2.0
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..1); None for no values."""
+    if not values:
+        return None
+    data = sorted(values)
+    return data[min(len(data) - 1, int(q * len(data)))]
+
+
+def summary(requests: int, errors: int, seconds: float, latencies_ms: Sequence[float]) -> dict[str, Any]:
+    return {"requests": requests, "errors": errors, "seconds": round(seconds, 3),
+            "rps": round(requests / seconds, 1) if seconds else 0.0,
+            "p50_ms": rounded(percentile(latencies_ms, 0.5)),
+            "p99_ms": rounded(percentile(latencies_ms, 0.99))}
+
+
+def with_added(targets: Mapping[str, dict[str, Any]], keys: Sequence[str] = ("p50_ms", "p99_ms"),
+               ) -> dict[str, dict[str, Any]]:
+    """Each gateway's figures plus `added_<key>`: its value minus the simulator's own in the same run."""
+    direct = targets[DIRECT]
+    out: dict[str, dict[str, Any]] = {}
+    for name, figures in targets.items():
+        extra = {}
+        if name != DIRECT:
+            for key in keys:
+                mine, base = figures.get(key), direct.get(key)
+                extra[f"added_{key}"] = (rounded(mine - base) if mine is not None and base is not None
+                                         else None)
+        out[name] = {**figures, **extra}
+    return out
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def goals(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The issue's goals against this run's figures (met is None when the run lacks the figure)."""
+    load = {row["concurrency"]: row for row in report["load"]}
+    rss = report["rss"][OURS]
+    startup = report["startup"][OURS]
+    checks: list[tuple[str, float | None, str, bool | None]] = []
+    for c, row in sorted(load.items()):
+        r = row["ours_over_litellm"]
+        checks.append((f"req/s >= {GOAL_RATIO:g}x LiteLLM's, same workers, concurrency {c}", r,
+                       f"{r}x" if r is not None else "n/a", None if r is None else r >= GOAL_RATIO))
+    for c, limit in ((1, GOAL_P50_C1_MS), (16, GOAL_P50_C16_MS)):
+        if c in load:
+            added = load[c]["targets"][OURS]["added_p50_ms"]
+            checks.append((f"added p50 < {limit:g} ms at concurrency {c}", added,
+                           f"{added} ms", None if added is None else added < limit))
+    per_worker = rss["per_worker_mib"]
+    checks.append((f"RSS <= {GOAL_RSS_PER_WORKER_MIB:g} MiB per worker after the load", per_worker,
+                   f"{per_worker} MiB", per_worker <= GOAL_RSS_PER_WORKER_MIB))
+    opened = startup["port_open_s"]
+    checks.append((f"port open within {GOAL_PORT_OPEN_S:g} s of start", opened, f"{opened} s",
+                   opened <= GOAL_PORT_OPEN_S))
+    return [{"goal": goal, "measured": text, "met": met} for goal, _, text, met in checks]
+
+
+def machine(litellm_versions: Mapping[str, str | None]) -> dict[str, Any]:
+    """What the run ran on: CPU, cores, load, Python, package versions on both sides, commit, date."""
+    def ours(package: str) -> str | None:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": git_commit(),
+        "ours": {"smart-llm-router": ours("smart-llm-router"), "fastapi": ours("fastapi"),
+                 "uvicorn": ours("uvicorn")},
+        "litellm_venv": dict(litellm_versions),
+    }
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False)
+    return done.stdout.strip() or None
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+def rounded(x: float | None, digits: int = 2) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _num(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "n/a" if x is None else fmt.format(x)
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.2f}"
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The run as Markdown: machine, load, streaming, start-up and memory, goals."""
+    m, s = report["machine"], report["settings"]
+    lite = m["litellm_venv"]
+    lines = [
+        f"# Side by side with LiteLLM's proxy ({m['date_utc']} UTC)", "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, load average {' '.join(map(str, m['load_average']))} "
+        f"at the end; Python {m['python']}; commit {m['commit']}.",
+        f"Ours: smart-llm-router {m['ours']['smart-llm-router']} (fastapi {m['ours']['fastapi']}, "
+        f"uvicorn {m['ours']['uvicorn']}). LiteLLM: litellm {lite.get('litellm')} proxy (fastapi "
+        f"{lite.get('fastapi')}, uvicorn {lite.get('uvicorn')}) in its own virtual environment.",
+        f"{s['workers']} worker(s) each; {s['seconds']:g} s per target and concurrency in interleaved 1 s "
+        f"slices; same body for both (`{s['model']}`, max_tokens {s['max_tokens']}), same simulator "
+        f"upstream; load from the benchmark's own process, separate from both gateways and the simulator.",
+        f"Reproduce: `{s['command']}`.", "",
+        "| concurrency | simulator direct req/s (p50 / p99 ms) | ours req/s, added p50 / p99 ms "
+        "| LiteLLM req/s, added p50 / p99 ms | ours / LiteLLM req/s | errors ours / LiteLLM |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report["load"]:
+        t = row["targets"]
+        d, o, li = t[DIRECT], t[OURS], t[LITELLM]
+        lines.append(
+            f"| {row['concurrency']} | {d['rps']:.0f} ({_num(d['p50_ms'])} / {_num(d['p99_ms'])}) "
+            f"| {o['rps']:.0f}, {_signed(o['added_p50_ms'])} / {_signed(o['added_p99_ms'])} "
+            f"| {li['rps']:.0f}, {_signed(li['added_p50_ms'])} / {_signed(li['added_p99_ms'])} "
+            f"| **{_num(row['ours_over_litellm'], '{:.1f}')}x** | {o['errors']} / {li['errors']} |")
+    lines += ["", "Streaming (`stream: true`), time to the first content token:", "",
+              "| concurrency | simulator direct TTFT p50 / p99 ms | ours TTFT p50 / p99 ms (added p50) "
+              "| LiteLLM TTFT p50 / p99 ms (added p50) | streams/s ours / LiteLLM |",
+              "|---|---|---|---|---|"]
+    for row in report["streaming"]:
+        t = row["targets"]
+        d, o, li = t[DIRECT], t[OURS], t[LITELLM]
+        lines.append(
+            f"| {row['concurrency']} | {_num(d['ttft_p50_ms'])} / {_num(d['ttft_p99_ms'])} "
+            f"| {_num(o['ttft_p50_ms'])} / {_num(o['ttft_p99_ms'])} ({_signed(o['added_ttft_p50_ms'])}) "
+            f"| {_num(li['ttft_p50_ms'])} / {_num(li['ttft_p99_ms'])} ({_signed(li['added_ttft_p50_ms'])}) "
+            f"| {o['rps']:.0f} / {li['rps']:.0f} |")
+    lines += ["", "| gateway | workers | port open after start | first answer after start "
+              "| RSS after the load (sum over processes) | per worker |", "|---|---|---|---|---|---|"]
+    for name in (OURS, LITELLM):
+        st, mem = report["startup"][name], report["rss"][name]
+        lines.append(f"| {LABELS[name]} | {s['workers']} | {st['port_open_s']:.2f} s | "
+                     f"{st['first_answer_s']:.2f} s | {mem['total_mib']:.0f} MiB ({mem['processes']} "
+                     f"process{'es' if mem['processes'] != 1 else ''}) | {mem['per_worker_mib']:.0f} MiB |")
+    lines += ["", "| goal (issue 9) | measured | met |", "|---|---|---|"]
+    for g in report["goals"]:
+        met = "n/a" if g["met"] is None else ("yes" if g["met"] else "**no**")
+        lines.append(f"| {g['goal']} | {g['measured']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join([".venv/bin/python bench/compare_litellm.py", *args])
