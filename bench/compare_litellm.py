@@ -94,8 +94,6 @@ async def drive_stream(url: str, *, concurrency: int, seconds: float,
             ttft.append(first)
             latencies.append((time.perf_counter() - t0) * 1000)
 
-        stop_at = time.monotonic() + seconds
-
         async def worker() -> None:
             while time.monotonic() < stop_at:
                 await one()
@@ -105,6 +103,7 @@ async def drive_stream(url: str, *, concurrency: int, seconds: float,
         latencies.clear()
         errors = 0
         t0 = time.monotonic()
+        stop_at = t0 + seconds
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return LoadResult(len(latencies), errors, time.monotonic() - t0, latencies), ttft
 

@@ -161,8 +161,8 @@ def render(report: Mapping[str, Any]) -> str:
             f"| **{_num(row['ours_over_litellm'], '{:.1f}')}x** | {o['errors']} / {li['errors']} |")
     lines += ["", "Streaming (`stream: true`), time to the first content token:", "",
               "| concurrency | simulator direct TTFT p50 / p99 ms | ours TTFT p50 / p99 ms (added p50) "
-              "| LiteLLM TTFT p50 / p99 ms (added p50) | streams/s ours / LiteLLM |",
-              "|---|---|---|---|---|"]
+              "| LiteLLM TTFT p50 / p99 ms (added p50) | streams/s ours / LiteLLM | errors ours / LiteLLM |",
+              "|---|---|---|---|---|---|"]
     for row in report["streaming"]:
         t = row["targets"]
         d, o, li = t[DIRECT], t[OURS], t[LITELLM]
@@ -170,7 +170,7 @@ def render(report: Mapping[str, Any]) -> str:
             f"| {row['concurrency']} | {_num(d['ttft_p50_ms'])} / {_num(d['ttft_p99_ms'])} "
             f"| {_num(o['ttft_p50_ms'])} / {_num(o['ttft_p99_ms'])} ({_signed(o['added_ttft_p50_ms'])}) "
             f"| {_num(li['ttft_p50_ms'])} / {_num(li['ttft_p99_ms'])} ({_signed(li['added_ttft_p50_ms'])}) "
-            f"| {o['rps']:.0f} / {li['rps']:.0f} |")
+            f"| {o['rps']:.0f} / {li['rps']:.0f} | {o['errors']} / {li['errors']} |")
     lines += ["", "| gateway | workers | port open after start | first answer after start "
               "| RSS after the load (sum over processes) | per worker |", "|---|---|---|---|---|---|"]
     for name in (OURS, LITELLM):

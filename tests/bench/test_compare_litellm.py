@@ -143,9 +143,10 @@ def _load(c: int, direct: tuple[float, float], ours: tuple[float, float, float],
 
 def _report() -> dict[str, Any]:
     stream_targets = report.with_added({
-        name: {"rps": rps, "ttft_p50_ms": p50, "ttft_p99_ms": p50 * 2, "p50_ms": p50, "p99_ms": p50}
-        for name, rps, p50 in ((report.DIRECT, 900, 0.5), (report.OURS, 400, 1.25),
-                               (report.LITELLM, 30, 20.0))
+        name: {"rps": rps, "ttft_p50_ms": p50, "ttft_p99_ms": p50 * 2, "p50_ms": p50, "p99_ms": p50,
+               "errors": errors}
+        for name, rps, p50, errors in ((report.DIRECT, 900, 0.5, 0), (report.OURS, 400, 1.25, 0),
+                                       (report.LITELLM, 30, 20.0, 2))
     }, ("ttft_p50_ms",))
     result: dict[str, Any] = {
         "settings": {"workers": 1, "seconds": 5.0, "model": "openai/gpt-4o-mini", "max_tokens": 64,
@@ -209,7 +210,7 @@ def test_markdown_tables_carry_the_figures() -> None:
         in lines
     assert "| 16 | 2000 (7.00 / 14.00) | 600, +6.00 / +16.00 | 50, +293.00 / +486.00 | **12.0x** | 0 / 3 |" \
         in lines
-    assert "| 1 | 0.50 / 1.00 | 1.25 / 2.50 (+0.75) | 20.00 / 40.00 (+19.50) | 400 / 30 |" in lines
+    assert "| 1 | 0.50 / 1.00 | 1.25 / 2.50 (+0.75) | 20.00 / 40.00 (+19.50) | 400 / 30 | 0 / 2 |" in lines
     assert "| smart-llm-router | 1 | 1.50 s | 1.60 s | 140 MiB (1 process) | 140 MiB |" in lines
     assert "| LiteLLM proxy | 1 | 12.00 s | 12.80 s | 700 MiB (3 processes) | 350 MiB |" in lines
     assert "| added p50 < 5 ms at concurrency 16 | 6.0 ms | **no** |" in lines
