@@ -105,3 +105,21 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (versions / "__init__.py").is_file(), "setuptools packages only directories with __init__"
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
     assert "0001" in {p.name.split("_")[0] for p in versions.glob("*.py")}
+
+
+def test_heads_read_from_the_files_are_alembics() -> None:
+    """The start-up check reads revisions without Alembic; it must agree with Alembic's own graph."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert migrate.head_revisions() == tuple(sorted(script.get_heads()))
+    assert set(migrate.revision_graph()) == {rev.revision for rev in script.walk_revisions()}
+
+
+async def test_current_revision_read_with_one_query_is_alembics(engine: AsyncEngine) -> None:
+    def alembics(conn: Connection) -> tuple[str, ...]:
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(alembics) == migrate.head_revisions()
+    assert await migrate.current_revisions(engine) == migrate.head_revisions()

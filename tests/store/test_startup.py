@@ -97,3 +97,25 @@ def test_llm_router_serve_exits_with_the_upgrade_message(
     )
     assert proc.returncode == 3, proc.stderr
     assert "llm-router db upgrade" in proc.stderr
+
+
+def test_a_database_at_head_opens_without_importing_alembic(migrated_sqlite: Path, tmp_path: Path) -> None:
+    """Alembic costs start-up time and memory: only a database behind the code loads it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "router.db").write_bytes(migrated_sqlite.read_bytes())
+    fresh = tmp_path / "fresh"
+    script = (
+        "import asyncio, sys\n"
+        "from app.config.settings import Settings\n"
+        "from app.store.lifecycle import open_store\n"
+        "async def main(d):\n"
+        "    store = await open_store(Settings(ROUTER_DATA_DIR=d, "
+        "DATABASE_URL=f'sqlite+aiosqlite:///{d}/router.db'))\n"
+        "    await store.close()\n"
+        "    print('alembic' in sys.modules)\n"
+        "asyncio.run(main(sys.argv[1]))\n"
+    )
+    loaded = [subprocess.run([sys.executable, "-c", script, str(d)], capture_output=True, text=True,
+                             check=True, timeout=60).stdout.split()[-1] for d in (data, fresh)]
+    assert loaded == ["False", "True"]  # at head: no Alembic; a new database is migrated with it
