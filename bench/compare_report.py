@@ -172,12 +172,14 @@ def render(report: Mapping[str, Any]) -> str:
             f"| {_num(li['ttft_p50_ms'])} / {_num(li['ttft_p99_ms'])} ({_signed(li['added_ttft_p50_ms'])}) "
             f"| {o['rps']:.0f} / {li['rps']:.0f} | {o['errors']} / {li['errors']} |")
     lines += ["", "| gateway | workers | port open after start | first answer after start "
-              "| RSS after the load (sum over processes) | per worker |", "|---|---|---|---|---|---|"]
+              "| RSS after the load (sum over processes) | largest process | per worker (sum / workers) |",
+              "|---|---|---|---|---|---|---|"]
     for name in (OURS, LITELLM):
         st, mem = report["startup"][name], report["rss"][name]
         lines.append(f"| {LABELS[name]} | {s['workers']} | {st['port_open_s']:.2f} s | "
                      f"{st['first_answer_s']:.2f} s | {mem['total_mib']:.0f} MiB ({mem['processes']} "
-                     f"process{'es' if mem['processes'] != 1 else ''}) | {mem['per_worker_mib']:.0f} MiB |")
+                     f"process{'es' if mem['processes'] != 1 else ''}) | {mem['largest_mib']:.0f} MiB "
+                     f"| {mem['per_worker_mib']:.0f} MiB |")
     lines += ["", "| goal (issue 9) | measured | met |", "|---|---|---|"]
     for g in report["goals"]:
         met = "n/a" if g["met"] is None else ("yes" if g["met"] else "**no**")
