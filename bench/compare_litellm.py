@@ -122,45 +122,63 @@ def has_content(line: bytes) -> bool:
     return any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices") or ())
 
 
-Slice = Callable[[str, int], Awaitable[tuple[LoadResult, list[float]]]]
+Part = tuple[LoadResult, list[float]]  # one slice: its load figures and its times to first token
+Slice = Callable[[str, int], Awaitable[Part]]
 
 
-async def interleaved(urls: dict[str, str], c: int, seconds: float, one_slice: Slice,
-                      ) -> dict[str, tuple[LoadResult, list[float]]]:
-    """One-second slices per target in turn, so a neighbour's load spike hits every target alike."""
-    totals = {name: (LoadResult(0, 0, 0.0, []), list[float]()) for name in urls}
+async def interleaved(urls: dict[str, str], c: int, seconds: float,
+                      one_slice: Slice) -> dict[str, list[Part]]:
+    """Rounds of one-second slices, one per target in turn, so a neighbour's load spike hits every
+    target alike; each target's slices in round order."""
+    parts: dict[str, list[Part]] = {name: [] for name in urls}
     for _ in range(max(1, round(seconds))):
         for name, url in urls.items():
-            part, extra = await one_slice(url, c)
-            total, more = totals[name]
-            totals[name] = (LoadResult(total.requests + part.requests, total.errors + part.errors,
-                                       total.seconds + part.seconds, total.latencies_ms + part.latencies_ms),
-                            more + extra)
-    return totals
+            parts[name].append(await one_slice(url, c))
+    return parts
+
+
+def merged(parts: list[Part]) -> Part:
+    """Slices added up: requests, errors and seconds summed, samples pooled."""
+    result, first_tokens = LoadResult(0, 0, 0.0, []), list[float]()
+    for part, extra in parts:
+        result = LoadResult(result.requests + part.requests, result.errors + part.errors,
+                            result.seconds + part.seconds, result.latencies_ms + part.latencies_ms)
+        first_tokens += extra
+    return result, first_tokens
+
+
+def round_ratios(ours: list[Part], theirs: list[Part]) -> list[float | None]:
+    """Our requests/s over LiteLLM's in each round (both measured within the same couple of seconds)."""
+    return [report.ratio(a.rps, b.rps) for (a, _), (b, _) in zip(ours, theirs, strict=True)]
 
 
 async def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
     headers = {"authorization": f"Bearer {MASTER_KEY}"}
 
-    async def plain(url: str, c: int) -> tuple[LoadResult, list[float]]:
+    async def plain(url: str, c: int) -> Part:
         return await drive(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers), []
 
-    async def streamed(url: str, c: int) -> tuple[LoadResult, list[float]]:
+    async def streamed(url: str, c: int) -> Part:
         return await drive_stream(url, concurrency=c, seconds=1.0, headers=headers)
 
     load, streaming = [], []
     for c in args.concurrency:
-        results = await interleaved(urls, c, args.seconds, plain)
-        targets = report.with_added({name: report.summary(r.requests, r.errors, r.seconds, r.latencies_ms)
-                                     for name, (r, _) in results.items()})
+        parts = await interleaved(urls, c, args.seconds, plain)
+        targets = {}
+        for name, slices in parts.items():
+            r, _ = merged(slices)
+            targets[name] = report.summary(r.requests, r.errors, r.seconds, r.latencies_ms)
+        targets = report.with_added(targets)
         load.append({"concurrency": c, "targets": targets,
-                     "ours_over_litellm": report.ratio(targets[OURS]["rps"], targets[LITELLM]["rps"])})
+                     "ours_over_litellm": report.ratio(targets[OURS]["rps"], targets[LITELLM]["rps"]),
+                     "ratio_rounds": round_ratios(parts[OURS], parts[LITELLM])})
         print(f"c={c}: " + ", ".join(f"{n} {t['rps']:.0f} req/s p50 {t['p50_ms']} ms"
                                      for n, t in targets.items()), file=sys.stderr)
     for c in args.stream_concurrency:
-        results = await interleaved(urls, c, args.seconds, streamed)
+        parts = await interleaved(urls, c, args.seconds, streamed)
         targets = {}
-        for name, (r, ttft) in results.items():
+        for name, slices in parts.items():
+            r, ttft = merged(slices)
             targets[name] = {**report.summary(r.requests, r.errors, r.seconds, r.latencies_ms),
                              "ttft_p50_ms": report.rounded(report.percentile(ttft, 0.5)),
                              "ttft_p99_ms": report.rounded(report.percentile(ttft, 0.99))}

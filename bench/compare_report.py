@@ -132,6 +132,14 @@ def _signed(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.2f}"
 
 
+def spread(ratios: Sequence[float | None] | None) -> str:
+    """' (1 s rounds: 9.8-14.1x)' for the per-round ratios, or nothing when there are fewer than two."""
+    known = [r for r in ratios or () if r is not None]
+    if len(known) < 2:
+        return ""
+    return f" ({len(known)} rounds: {min(known):.1f}-{max(known):.1f}x)"
+
+
 def render(report: Mapping[str, Any]) -> str:
     """The run as Markdown: machine, load, streaming, start-up and memory, goals."""
     m, s = report["machine"], report["settings"]
@@ -148,7 +156,8 @@ def render(report: Mapping[str, Any]) -> str:
         f"upstream; load from the benchmark's own process, separate from both gateways and the simulator.",
         f"Reproduce: `{s['command']}`.", "",
         "| concurrency | simulator direct req/s (p50 / p99 ms) | ours req/s, added p50 / p99 ms "
-        "| LiteLLM req/s, added p50 / p99 ms | ours / LiteLLM req/s | errors ours / LiteLLM |",
+        "| LiteLLM req/s, added p50 / p99 ms | ours / LiteLLM req/s (range over 1 s rounds) "
+        "| errors ours / LiteLLM |",
         "|---|---|---|---|---|---|",
     ]
     for row in report["load"]:
@@ -158,7 +167,8 @@ def render(report: Mapping[str, Any]) -> str:
             f"| {row['concurrency']} | {d['rps']:.0f} ({_num(d['p50_ms'])} / {_num(d['p99_ms'])}) "
             f"| {o['rps']:.0f}, {_signed(o['added_p50_ms'])} / {_signed(o['added_p99_ms'])} "
             f"| {li['rps']:.0f}, {_signed(li['added_p50_ms'])} / {_signed(li['added_p99_ms'])} "
-            f"| **{_num(row['ours_over_litellm'], '{:.1f}')}x** | {o['errors']} / {li['errors']} |")
+            f"| **{_num(row['ours_over_litellm'], '{:.1f}')}x**{spread(row.get('ratio_rounds'))} "
+            f"| {o['errors']} / {li['errors']} |")
     lines += ["", "Streaming (`stream: true`), time to the first content token:", "",
               "| concurrency | simulator direct TTFT p50 / p99 ms | ours TTFT p50 / p99 ms (added p50) "
               "| LiteLLM TTFT p50 / p99 ms (added p50) | streams/s ours / LiteLLM | errors ours / LiteLLM |",

@@ -17,7 +17,8 @@ import yaml
 
 from bench import compare_report as report
 from bench import gateways
-from bench.compare_litellm import has_content, ours_env
+from bench.compare_litellm import has_content, merged, ours_env, round_ratios
+from bench.loadgen import LoadResult
 
 
 def test_litellm_config_points_one_deployment_named_like_ours_at_the_upstream(tmp_path: Path) -> None:
@@ -148,11 +149,14 @@ def _report() -> dict[str, Any]:
         for name, rps, p50, errors in ((report.DIRECT, 900, 0.5, 0), (report.OURS, 400, 1.25, 0),
                                        (report.LITELLM, 30, 20.0, 2))
     }, ("ttft_p50_ms",))
+    load = [_load(1, (1000, 0.5), (420, 1.3, 3.0), (40, 25.0, 40.0)),
+            _load(16, (2000, 7.0), (600, 13.0, 30.0), (50, 300.0, 500.0))]
+    load[0]["ratio_rounds"] = [13.0, None, 8.0, 10.4]
+    load[1]["ratio_rounds"] = [12.0]
     result: dict[str, Any] = {
         "settings": {"workers": 1, "seconds": 5.0, "model": "openai/gpt-4o-mini", "max_tokens": 64,
                      "command": report.command_line(["--seconds", "5"])},
-        "load": [_load(1, (1000, 0.5), (420, 1.3, 3.0), (40, 25.0, 40.0)),
-                 _load(16, (2000, 7.0), (600, 13.0, 30.0), (50, 300.0, 500.0))],
+        "load": load,
         "streaming": [{"concurrency": 1, "targets": stream_targets}],
         "startup": {report.OURS: {"port_open_s": 1.5, "first_answer_s": 1.6},
                     report.LITELLM: {"port_open_s": 12.0, "first_answer_s": 12.8}},
@@ -206,8 +210,8 @@ def test_goals_are_judged_against_the_issues_thresholds() -> None:
 def test_markdown_tables_carry_the_figures() -> None:
     text = report.render(_report())
     lines = text.splitlines()
-    assert "| 1 | 1000 (0.50 / 1.00) | 420, +0.80 / +2.00 | 40, +24.50 / +39.00 | **10.5x** | 0 / 3 |" \
-        in lines
+    assert "| 1 | 1000 (0.50 / 1.00) | 420, +0.80 / +2.00 | 40, +24.50 / +39.00 | **10.5x** (3 rounds: " \
+        "8.0-13.0x) | 0 / 3 |" in lines
     assert "| 16 | 2000 (7.00 / 14.00) | 600, +6.00 / +16.00 | 50, +293.00 / +486.00 | **12.0x** | 0 / 3 |" \
         in lines
     assert "| 1 | 0.50 / 1.00 | 1.25 / 2.50 (+0.75) | 20.00 / 40.00 (+19.50) | 400 / 30 | 0 / 2 |" in lines
@@ -217,3 +221,14 @@ def test_markdown_tables_carry_the_figures() -> None:
     assert "| added p50 < 1 ms at concurrency 1 | 0.8 ms | yes |" in lines
     assert "Test CPU, 2 cores" in text and "litellm 1.108.7" in text and "commit abc1234" in text
     assert "`.venv/bin/python bench/compare_litellm.py --seconds 5`" in text
+
+
+def test_slices_add_up_and_each_round_gets_its_own_ratio() -> None:
+    ours = [(LoadResult(400, 0, 1.0, [1.0] * 400), [0.5]), (LoadResult(300, 1, 1.5, [2.0] * 300), [0.7, 0.9])]
+    theirs = [(LoadResult(40, 0, 1.0, [20.0] * 40), []), (LoadResult(0, 0, 1.2, []), [])]
+    total, first_tokens = merged(ours)
+    assert (total.requests, total.errors, total.seconds) == (700, 1, 2.5)
+    assert sorted(total.latencies_ms) == [1.0] * 400 + [2.0] * 300
+    assert first_tokens == [0.5, 0.7, 0.9]
+    assert round_ratios(ours, theirs) == [10.0, None]  # LiteLLM answered nothing in the second round
+    assert merged([]) == (LoadResult(0, 0, 0.0, []), [])
