@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIM_PORT ?= 8100
 
-.PHONY: run serve test lint types bench install dev clean
+.PHONY: run serve test lint types bench compare-litellm install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench: dev
 	$(BIN)/python bench/bench_execute.py
 	$(BIN)/python bench/bench_auth.py
 	$(BIN)/python bench/bench_store.py
+
+compare-litellm: dev  ## ours and LiteLLM's proxy side by side (installs it into .bench-venvs/litellm on first use)
+	$(BIN)/python bench/compare_litellm.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
