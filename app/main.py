@@ -27,6 +27,7 @@ from app.api import (
 from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
+from app.api.fastpath import FastRoutes
 from app.config.loader import load_catalog
 from app.config.settings import Settings
 from app.context import ServiceContext
@@ -53,6 +54,14 @@ log = logging.getLogger("app")
 
 DESCRIPTION = """Sends every AI request to the best LLM provider for its task, budget, context
 size and region, with fallback, and explains each decision (`excluded`, `reasons`)."""
+
+
+# Served by the direct dispatch (app/api/fastpath.py); each takes only the Request.
+FAST_ENDPOINTS = (
+    ("POST", routing.route_request),
+    ("POST", execute.execute_request),
+    ("POST", openai_compat.chat_completions),
+)
 
 
 def build_context(settings: Settings) -> ServiceContext:
@@ -133,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(experiments.router)
     dashboard.install(app)
+    # Innermost: the hot endpoints skip the router and dependency solving, not the middlewares.
+    app.add_middleware(FastRoutes, service=app, endpoints=FAST_ENDPOINTS)
     # Inside CORS (so 401s carry CORS headers and preflights pass), outside everything else.
     app.add_middleware(Authentication, enabled=settings.auth_enabled,
                        public_paths=tenancy_options.public_paths)
