@@ -13,6 +13,7 @@ import orjson
 from app.config.catalog import ProviderSpec
 from app.providers.errors import ErrorClass, ProviderError, classify_transport
 from app.providers.keyring import KeyRing, load_keys
+from app.providers.transport import FastTransport, client_timeout
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_USAGE_TOKENS = 100_000_000
@@ -124,6 +125,10 @@ class ProviderAdapter(ABC):
         # Parsed once: httpx's per-call URL parsing and header merging cost ~150 us a request.
         self._urls: dict[str, httpx.URL] = {}
         self._extensions = {"timeout": client.timeout.as_dict()}
+        # Whole replies straight from aiohttp when the client runs over our transport (the pool's).
+        transport = getattr(client, "_transport", None)
+        self._fast = transport if isinstance(transport, FastTransport) else None
+        self._fast_timeout = client_timeout(client.timeout)
 
     @property
     def key(self) -> str | None:
@@ -161,17 +166,24 @@ class ProviderAdapter(ABC):
 
     async def post(self, url: str, headers: dict[str, str], content: bytes) -> bytes:
         """POST and return the 2xx body (size-capped); anything else raises a classified ProviderError."""
+        status: int
+        received: Mapping[str, str]
         try:
-            response = await self.client.send(self.request(url, headers, content), stream=True)
-            try:
-                body = await read_capped(response)
-            finally:
-                await response.aclose()
+            if self._fast is not None:
+                reply = await self._fast.post(url, headers, content, timeouts=self._fast_timeout,
+                                              cap=MAX_RESPONSE_BYTES)
+                status, received, body = reply.status_code, reply.headers, reply.body
+            else:
+                response = await self.client.send(self.request(url, headers, content), stream=True)
+                try:
+                    body = await read_capped(response)
+                finally:
+                    await response.aclose()
+                status, received = response.status_code, response.headers
         except httpx.TransportError as exc:
             raise classify_transport(exc) from exc
-        if response.status_code >= 300:
-            raise self.key_outcome(headers.values(), self.error_from_wire(response.status_code,
-                                                                          response.headers, body))
+        if status >= 300:
+            raise self.key_outcome(headers.values(), self.error_from_wire(status, received, body))
         self.keys.advance()
         return body
 
