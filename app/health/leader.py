@@ -10,11 +10,12 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import asyncpg
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class RedisLeaderLock:
     """SET NX PX with an owner token; renewed each tick, lost if not renewed within the TTL."""
 
     def __init__(self, client: Redis, key: str, ttl_s: float) -> None:
+        from redis.exceptions import RedisError
+
+        self._errors = RedisError
         self.client = client
         self.key = key
         self.owner = uuid.uuid4().hex
@@ -56,11 +60,11 @@ class RedisLeaderLock:
             if await self._renew(keys=[self.key], args=[self.owner, self.ttl_ms]) == 1:
                 return True
             return bool(await self.client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
-        except RedisError:
+        except self._errors:
             return False  # no Redis, no leader: the singleton jobs wait for it
 
     async def release(self) -> None:
-        with contextlib.suppress(RedisError):
+        with contextlib.suppress(self._errors):
             await self._release(keys=[self.key], args=[self.owner])
 
 

@@ -11,8 +11,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.config.catalog import Catalog
 from app.config.settings import Settings
@@ -20,14 +18,15 @@ from app.health.alerts import CostAlerts, claim_in_memory
 from app.health.export import export_all, export_provider
 from app.health.jobs import HealthJobs
 from app.health.leader import FileLeaderLock, LeaderLock, PostgresLeaderLock, RedisLeaderLock
-from app.health.redis_state import RedisHealthState
-from app.health.replication import RedisReplicator, redis_clients
 from app.health.repository import cost_between
 from app.health.settings import HealthSettings
 from app.health.tracker import HealthTracker
 from app.health.window import BUCKETS_PER_WINDOW
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # redis and the modules over it are imported only when REDIS_URL is set
+    from redis.asyncio import Redis
+
+    from app.health.replication import RedisReplicator
     from app.store.lifecycle import Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,8 @@ class HealthRuntime:
         if self.replicator is not None:
             await self.replicator.stop()
         for client in self.redis:
+            from redis.exceptions import RedisError
+
             with contextlib.suppress(RedisError, OSError):
                 await client.aclose()
         await self.http.aclose()
@@ -69,6 +70,9 @@ async def start_health(tracker: HealthTracker, catalog: Catalog, settings: Setti
     lock: LeaderLock
     claim = claim_in_memory
     if settings.redis_url:
+        from app.health.redis_state import RedisHealthState
+        from app.health.replication import RedisReplicator, redis_clients
+
         commands, listener = redis_clients(settings.redis_url)
         clients = [commands, listener]
         window = catalog.health.window_seconds
@@ -103,6 +107,8 @@ async def _stored_cost(store: Store, start: dt.datetime, end: dt.datetime) -> De
 
 
 async def _claim_in_redis(client: Redis, prefix: str, name: str) -> bool:
+    from redis.exceptions import RedisError
+
     try:
         return bool(await client.set(f"{prefix}{name}", "1", nx=True, ex=ALERT_CLAIM_TTL_S))
     except RedisError:

@@ -4,6 +4,7 @@ OAuth bearer token from VERTEX_AI_ACCESS_TOKEN or google-auth's application defa
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
@@ -29,11 +30,9 @@ from app.providers.base import (
 from app.providers.errors import ErrorClass, ProviderError, classify_status
 from app.providers.sse import ended_early, sse_events
 
-try:  # the optional `vertex` extra
-    import google.auth
-    import google.auth.transport.requests
-except ImportError:  # pragma: no cover - depends on the installed extras
-    google = None  # type: ignore[assignment]
+# The optional `vertex` extra, imported only when application default credentials are used
+# (google-auth with requests and cryptography costs ~15 MiB).
+HAVE_GOOGLE_AUTH = all(importlib.util.find_spec(m) is not None for m in ("google", "google.auth"))
 
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
           "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter"}
@@ -233,7 +232,7 @@ class VertexAIAdapter(GeminiAdapter):
                 return ProviderError(ErrorClass.NO_KEY,
                                      "VERTEX_AI_PROJECT (or GOOGLE_CLOUD_PROJECT) is not set")
             return None
-        if self.use_adc and google is None:
+        if self.use_adc and not HAVE_GOOGLE_AUTH:
             return ProviderError(ErrorClass.MISSING_EXTRA,
                                  "application default credentials need the `vertex` extra (google-auth)")
         return ProviderError(ErrorClass.NO_KEY, f"neither {self.spec.api_key_env} nor application default "
@@ -241,8 +240,10 @@ class VertexAIAdapter(GeminiAdapter):
 
     async def prepare(self) -> None:
         """Look up application default credentials once, off the event loop."""
-        if not self.use_adc or google is None:
+        if not self.use_adc or not HAVE_GOOGLE_AUTH:
             return
+        import google.auth
+
         try:
             creds, project = await asyncio.to_thread(google.auth.default, scopes=[CLOUD_SCOPE])
         except google.auth.exceptions.GoogleAuthError:
@@ -258,6 +259,9 @@ class VertexAIAdapter(GeminiAdapter):
             return self.key
         async with self.refresh_lock:
             if not self.adc.valid:
+                import google.auth.exceptions
+                import google.auth.transport.requests
+
                 request = google.auth.transport.requests.Request()
                 try:
                     await asyncio.to_thread(self.adc.refresh, request)

@@ -13,10 +13,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set (it costs ~14 MiB with its deps)
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,9 @@ class RedisBuckets:
     """Buckets shared by every replica, one hash per tenant and kind under `prefix`."""
 
     def __init__(self, client: Redis, *, prefix: str, fallback: LocalBuckets | None = None) -> None:
+        from redis.exceptions import RedisError
+
+        self._errors = (RedisError, OSError)
         self.client = client
         self.prefix = prefix
         self.fallback = fallback or LocalBuckets()
@@ -100,7 +103,7 @@ class RedisBuckets:
         try:
             raw = await self._script(keys=[f"{self.prefix}:rl:{key}"],
                                      args=[per_minute, per_minute / 60.0, amount])
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             if not self._failing:
                 log.warning("rate limits: Redis unreachable (%s), using this replica's buckets",
                             type(exc).__name__)

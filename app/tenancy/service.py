@@ -9,7 +9,6 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config.settings import Settings
@@ -48,6 +47,8 @@ class Tenancy:
         register_secret(master)
         limiter: RateLimiter = LocalBuckets()
         if settings.redis_url:
+            from redis.asyncio import Redis  # only with REDIS_URL: redis costs ~14 MiB with its deps
+
             limiter = RedisBuckets(Redis.from_url(settings.redis_url, socket_timeout=1.0,
                                                   socket_connect_timeout=1.0),
                                    prefix=options.redis_prefix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -99,23 +100,39 @@ def test_llm_router_serve_exits_with_the_upgrade_message(
     assert "llm-router db upgrade" in proc.stderr
 
 
-def test_a_database_at_head_opens_without_importing_alembic(migrated_sqlite: Path, tmp_path: Path) -> None:
-    """Alembic costs start-up time and memory: only a database behind the code loads it."""
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "router.db").write_bytes(migrated_sqlite.read_bytes())
+
+# Each costs start-up time and memory and is needed only in some deployments: Alembic when the
+# schema is behind, redis with REDIS_URL, google-auth (and cryptography) with application default
+# credentials.
+OPTIONAL_MODULES = ("alembic", "redis", "google.auth", "cryptography")
+LIFESPAN = """
+import asyncio, json, sys
+from app.config.settings import Settings
+from app.main import create_app
+async def main(d):
+    app = create_app(Settings(ROUTER_DATA_DIR=d, DATABASE_URL=f'sqlite+aiosqlite:///{d}/router.db'))
+    async with app.router.lifespan_context(app):
+        pass
+    print(json.dumps([m for m in sys.argv[2:] if m in sys.modules]))
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_a_start_imports_only_what_its_configuration_needs(
+    migrated_sqlite: Path, tmp_path: Path, provider_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("REDIS_URL", "DATABASE_URL", "ROUTER_MASTER_KEY", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    at_head = tmp_path / "at-head"
+    at_head.mkdir()
+    (at_head / "router.db").write_bytes(migrated_sqlite.read_bytes())
     fresh = tmp_path / "fresh"
-    script = (
-        "import asyncio, sys\n"
-        "from app.config.settings import Settings\n"
-        "from app.store.lifecycle import open_store\n"
-        "async def main(d):\n"
-        "    store = await open_store(Settings(ROUTER_DATA_DIR=d, "
-        "DATABASE_URL=f'sqlite+aiosqlite:///{d}/router.db'))\n"
-        "    await store.close()\n"
-        "    print('alembic' in sys.modules)\n"
-        "asyncio.run(main(sys.argv[1]))\n"
-    )
-    loaded = [subprocess.run([sys.executable, "-c", script, str(d)], capture_output=True, text=True,
-                             check=True, timeout=60).stdout.split()[-1] for d in (data, fresh)]
-    assert loaded == ["False", "True"]  # at head: no Alembic; a new database is migrated with it
+
+    def loaded(data: Path) -> list[str]:
+        run = subprocess.run([sys.executable, "-c", LIFESPAN, str(data), *OPTIONAL_MODULES],
+                             capture_output=True, text=True, timeout=120, env=os.environ.copy())
+        assert run.returncode == 0, run.stderr[-2000:]
+        return list(json.loads(run.stdout.splitlines()[-1]))
+
+    assert loaded(at_head) == []
+    assert loaded(fresh) == ["alembic"]  # a new SQLite database is migrated with Alembic
