@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from uuid_utils import uuid7
 
@@ -16,19 +17,22 @@ from app.execution.telemetry import count_attempt, count_request
 from app.metrics import DECISION_LATENCY
 from app.providers.messages import chat_request
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
+from app.routing.explain import decision_payload, excluded_payload
 from app.routing.schemas import RouteRequest, RoutingDecision
 from app.tenancy.admission import admit, bind_tenant
 
 
-def route(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
-    """Decide for one request against the live health and keys, and record the decision.
+def route(ctx: ServiceContext, request: RouteRequest) -> dict[str, Any]:
+    """Decide for one request against the live health and keys, record the decision, and return
+    the response of POST /route (its `excluded` list is built once, for record and response).
 
     A 422 no_eligible_provider is recorded too (status rejected, with every exclusion) and its
     `details.decision_id` names the record. Recording never waits on the database.
     """
     decision = decide(ctx, request)
-    ctx.recorder.submit_decision(DecisionRecord.from_decision(decision))
-    return decision
+    excluded = excluded_payload(decision)
+    ctx.recorder.submit_decision(DecisionRecord.from_decision(decision, excluded=excluded))
+    return decision_payload(decision, excluded)
 
 
 def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:

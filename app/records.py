@@ -68,11 +68,14 @@ class DecisionRecord:
     def from_decision(
         cls, decision: RoutingDecision, *, status: DecisionStatus = DecisionStatus.ROUTED,
         idempotency_key: str | None = None, variant: str | None = None,
+        excluded: list[dict[str, Any]] | None = None,
     ) -> DecisionRecord:
         """The record of a decision the engine made (submit it once, with its final status).
 
-        On the request path of every /route: enum members are kept as they are (they are str)
-        and chain entries are built directly, not through the response's rounding formatter.
+        On the request path of every /route: enum members are kept as they are (they are str),
+        chain entries are built directly, not through the response's rounding formatter, and
+        `excluded` is the response's list when the caller has built it (the entries are shared,
+        never mutated).
         """
         task = decision.task_type
         i, o = decision.input_tokens, decision.output_tokens
@@ -89,7 +92,7 @@ class DecisionRecord:
             requires_sla=decision.requires_sla, requires_compliance=decision.requires_compliance,
             input_tokens=i, output_tokens=o, status=status, strategy=decision.strategy,
             primary_provider=primary.provider, primary_model=primary.model, chain=chain,
-            excluded=[e.to_dict() for e in decision.excluded],
+            excluded=[e.to_dict() for e in decision.excluded] if excluded is None else excluded,
             estimated_cost_usd=primary.estimate_cost(i, o),
             baseline_cost_usd=decision.baseline_cost_usd,
             tenant=decision.tenant, user=decision.user,

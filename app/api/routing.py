@@ -12,7 +12,6 @@ from app.api.body import json_body, parse_body
 from app.api.deps import ContextDep, context_of
 from app.api.errors import json_response
 from app.config.catalog import Catalog
-from app.routing.explain import decision_payload
 from app.routing.schemas import RouteRequest
 
 router = APIRouter(prefix="/api/brain/ai-assistant", tags=["routing"])
@@ -52,8 +51,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def route_request(request: Request) -> Response:
     """Route a request by task, budget, context size, region, SLA and compliance."""
     body = await parse_body(request, RouteRequest)
-    decision = pipeline.route(context_of(request), body)
-    return json_response(decision_payload(decision))
+    return json_response(pipeline.route(context_of(request), body))
 
 
 def providers_payload(catalog: Catalog, keyed: frozenset[str]) -> dict[str, Any]:

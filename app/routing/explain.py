@@ -1,54 +1,97 @@
-"""Turns a decision into the public response: chain, costs, quality, exclusions and reasons."""
+"""Turns a decision into the public response: chain, costs, quality, exclusions and reasons.
+
+On the path of every /route. The parts of the answer that depend only on a scored candidate
+(its chain entry but the cost, the sentence about it) are built once per memoised `Scored` of
+the index and reused; the `excluded` list is built once and shared with the decision's record.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from app.routing.difficulty import DifficultyChoice
 from app.routing.schemas import RoutingDecision, Scored
 
+T = TypeVar("T")
+MEMO_LIMIT = 4096
+
+
+class ScoredMemo:
+    """Values derived from a `Scored` (and a key), by identity: the index keeps the same objects
+    for every decision of a static key, so a hit is a dict lookup. The object is held with its
+    value, so its id cannot be reused while cached; the memo is cleared when it grows past
+    `MEMO_LIMIT` (an index rebuilt by a quality refresh brings new objects)."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[int, object], tuple[Scored, Any]] = {}
+
+    def get(self, scored: Scored, key: object, build: Callable[[], T]) -> T:
+        hit = self._values.get((id(scored), key))
+        if hit is not None and hit[0] is scored:
+            value: T = hit[1]
+            return value
+        value = build()
+        if len(self._values) >= MEMO_LIMIT:
+            self._values.clear()
+        self._values[(id(scored), key)] = (scored, value)
+        return value
+
+
+_ENTRIES = ScoredMemo()
+_SENTENCES = ScoredMemo()
+
 
 def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
     cand = scored.candidate
+    provider, model, region, deployment, window, input_price, output_price, blended, quality, score = (
+        _ENTRIES.get(scored, decision.task_type, lambda: (
+            cand.provider, cand.model, cand.region, cand.deployment, cand.context_window,
+            cand.input_price_f, cand.output_price_f, round(cand.blended_price_f, 4),
+            cand.quality[decision.task_type], round(scored.score, 4))))
     return {
-        "provider": cand.provider,
-        "model": cand.model,
-        "region": cand.region,
-        "deployment": cand.deployment,
-        "context_window": cand.context_window,
-        "input_price": cand.input_price_f,
-        "output_price": cand.output_price_f,
-        "blended_price": round(cand.blended_price_f, 4),
-        "expected_quality": cand.quality[decision.task_type],
+        "provider": provider,
+        "model": model,
+        "region": region,
+        "deployment": deployment,
+        "context_window": window,
+        "input_price": input_price,
+        "output_price": output_price,
+        "blended_price": blended,
+        "expected_quality": quality,
         "estimated_cost_usd": round(
-            cand.estimate_cost_float(decision.input_tokens, decision.output_tokens), 6
+            (decision.input_tokens * input_price + decision.output_tokens * output_price) / 1e6, 6
         ),
-        "score": round(scored.score, 4),
+        "score": score,
     }
+
+
+def _primary_sentence(decision: RoutingDecision, top: Scored) -> str:
+    cand = top.candidate
+    return (
+        f"{cand.provider}/{cand.model} ({cand.region}) scored {top.score:.3f} under "
+        f"{decision.strategy}: preference {top.preference:.2f}, quality "
+        f"{cand.quality[decision.task_type]}/10, cost score {top.cost:.2f} at "
+        f"${cand.blended_price_f:.2f}/M blended" + (f", SLA {cand.sla}%" if cand.sla else "")
+    )
 
 
 def reasons(decision: RoutingDecision) -> list[str]:
     """Why the primary won, and what the rest of the catalog did, in plain sentences."""
     top = decision.primary
     cand = top.candidate
-    out = [
-        f"{cand.provider}/{cand.model} ({cand.region}) scored {top.score:.3f} under "
-        f"{decision.strategy}: preference {top.preference:.2f}, quality "
-        f"{cand.quality[decision.task_type]}/10, cost score {top.cost:.2f} at "
-        f"${cand.blended_price_f:.2f}/M blended" + (f", SLA {cand.sla}%" if cand.sla else "")
-    ]
+    out = [_SENTENCES.get(top, (decision.task_type, decision.strategy),
+                          lambda: _primary_sentence(decision, top))]
     if top.preferred_by:
         out.append(f"preferred by {', '.join(top.preferred_by)}")
     if len(decision.chain) > 1:
         runner = decision.chain[1]
-        out.append(
+        out.append(_SENTENCES.get(runner, "runner", lambda: (
             f"next best {runner.candidate.provider}/{runner.candidate.model} scored "
-            f"{runner.score:.3f}"
-        )
-    counts: dict[str, int] = {}
-    for e in decision.excluded:
-        # enum members are str subclasses; `.value` is a slow descriptor on the hot path
-        counts[e.reason] = counts.get(e.reason, 0) + 1
+            f"{runner.score:.3f}")))
+    # enum members are str subclasses: counted and printed as their values
+    counts = Counter(e.reason for e in decision.excluded)
     summary = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
     out.append(
         f"{decision.eligible_count} eligible model deployments; {len(decision.excluded)} excluded"
@@ -70,8 +113,14 @@ def reasons(decision: RoutingDecision) -> list[str]:
     return out
 
 
-def decision_payload(decision: RoutingDecision) -> dict[str, Any]:
-    """The response of POST /route (field names are public API)."""
+def excluded_payload(decision: RoutingDecision) -> list[dict[str, str]]:
+    """`excluded[]` of the response and of the record (each entry is built once per exclusion)."""
+    return [e.to_dict() for e in decision.excluded]
+
+
+def decision_payload(decision: RoutingDecision,
+                     excluded: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The response of POST /route (field names are public API); `excluded` if already built."""
     chain = [chain_entry(decision, s) for s in decision.chain]
     primary = decision.primary.candidate
     estimated = chain[0]["estimated_cost_usd"]
@@ -96,7 +145,7 @@ def decision_payload(decision: RoutingDecision) -> dict[str, Any]:
             "output_tokens": decision.output_tokens,
         },
         "expected_quality": {"score": primary.quality[decision.task_type], "scale": 10},
-        "excluded": [e.to_dict() for e in decision.excluded],
+        "excluded": excluded_payload(decision) if excluded is None else excluded,
         "reasons": reasons(decision),
         "panic": decision.panic,
         "variant": decision.extra.get("variant"),
