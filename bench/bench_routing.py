@@ -148,7 +148,9 @@ async def http_bench(seconds: float, concurrency: int, slices: int) -> None:
             "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MISTRAL_API_KEY", "DEEPSEEK_API_KEY",
             "GEMINI_API_KEY", "COHERE_API_KEY", "VERTEX_AI_ACCESS_TOKEN", "AZURE_OPENAI_API_KEY",
             "AWS_ACCESS_KEY_ID", "OPENROUTER_API_KEY", "PERPLEXITY_API_KEY", "HF_TOKEN")}
+        # Probes would call the real provider APIs with placeholder keys: nothing leaves the machine.
         env.update({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db", "ROUTER_DATA_DIR": tmp,
+                    "ROUTER_HEALTH_PROBES": "false",
                     "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
         procs = {}
         try:
