@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,14 @@ class RulesEstimator:
 
 @dataclass(frozen=True, slots=True)
 class _Linear:
-    """One logistic model: a weight per n-gram, a weight per standardised dense feature, a bias."""
+    """One logistic model: a weight per n-gram, a weight per standardised dense feature, a bias.
 
-    terms: Mapping[str, float]
+    The n-gram weights are a flat array of doubles indexed through the vocabulary index both models
+    share (33k terms: about 5 MiB less than a dict of floats per model).
+    """
+
+    index: Mapping[str, int]
+    weights: array[float]
     dense_mean: Sequence[float]
     dense_scale: Sequence[float]
     dense_weights: Sequence[float]
@@ -77,10 +83,11 @@ class _Linear:
 
     def logit(self, term_vector: Mapping[str, float], dense: Sequence[float]) -> float:
         x = self.bias
+        index, weights = self.index, self.weights
         for term, value in term_vector.items():
-            w = self.terms.get(term)
-            if w is not None:
-                x += w * value
+            i = index.get(term)
+            if i is not None:
+                x += weights[i] * value
         for v, mu, sd, w in zip(dense, self.dense_mean, self.dense_scale, self.dense_weights, strict=True):
             x += w * (v - mu) / sd
         return x
@@ -99,15 +106,15 @@ class LearnedEstimator:
         if list(artifact["dense_names"]) != list(features.DENSE_NAMES):
             raise ValueError("estimator artifact was trained on other dense features")
         self.meta: Mapping[str, Any] = artifact.get("meta", {})
-        self.vocabulary: frozenset[str] = frozenset(artifact["vocabulary"])
-        self._strong = self._linear(artifact, "strong")
-        self._weak = self._linear(artifact, "weak")
+        self._index: dict[str, int] = {term: i for i, term in enumerate(artifact["vocabulary"])}
+        self._strong = self._linear(artifact, "strong", self._index)
+        self._weak = self._linear(artifact, "weak", self._index)
         self._calibration: tuple[float, float] = (
             float(artifact["calibration"][0]), float(artifact["calibration"][1]),
         )
 
     @staticmethod
-    def _linear(artifact: Mapping[str, Any], which: str) -> _Linear:
+    def _linear(artifact: Mapping[str, Any], which: str, index: Mapping[str, int]) -> _Linear:
         vocab: Sequence[str] = artifact["vocabulary"]
         model = artifact["models"][which]
         weights: Sequence[float] = model["terms"]
@@ -116,7 +123,8 @@ class LearnedEstimator:
                 f"estimator artifact: {which} has {len(weights)} weights for {len(vocab)} terms"
             )
         return _Linear(
-            terms={t: float(w) for t, w in zip(vocab, weights, strict=True) if w != 0.0},
+            index=index,
+            weights=array("d", (float(w) for w in weights)),
             dense_mean=[float(v) for v in artifact["dense_mean"]],
             dense_scale=[float(v) for v in artifact["dense_scale"]],
             dense_weights=[float(v) for v in model["dense"]],
@@ -126,13 +134,14 @@ class LearnedEstimator:
     @classmethod
     def from_file(cls, path: Path) -> LearnedEstimator:
         """Read an artifact written by scripts/train_estimator.py."""
+        # the standard library's parser: orjson peaks at ~17 MiB on this 1 MB file, json at ~5
         with path.open(encoding="utf-8") as fh:
             return cls(json.load(fh))
 
     def gain(self, prompt: str) -> float:
         """Expected accuracy gain of the strong model over the weak one: P(strong) - P(weak)."""
         found = features.extract(prompt)
-        vector = features.term_vector(found.terms, self.vocabulary)
+        vector = features.term_vector(found.terms, self._index)
         strong = _sigmoid(self._strong.logit(vector, found.dense))
         return strong - _sigmoid(self._weak.logit(vector, found.dense))
 

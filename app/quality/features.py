@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -91,7 +91,7 @@ def extract(prompt: str) -> PromptFeatures:
     return PromptFeatures(counts, dense)
 
 
-def term_vector(terms: Mapping[str, int], vocabulary: frozenset[str]) -> dict[str, float]:
+def term_vector(terms: Mapping[str, int], vocabulary: Container[str]) -> dict[str, float]:
     """Sub-linear term frequencies (1 + log count) over the vocabulary, scaled to unit length."""
     vector = {t: 1.0 + math.log(c) for t, c in terms.items() if t in vocabulary}
     norm = math.sqrt(sum(v * v for v in vector.values()))
