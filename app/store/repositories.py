@@ -10,8 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store.bulk import unnest_insert
+from app.store.bulk_sqlite import sqlite_params
 from app.store.models import Attempt, Decision, HealthSnapshot
 from app.store.rows import Kind, Row
+
+SQLITE_SLICE = 100  # rows converted per driver call: ~1 ms of the event loop at most
 
 TABLES: dict[Kind, sa.Table] = {
     "decision": Decision.__table__,  # type: ignore[dict-item]
@@ -36,20 +39,27 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
-    One statement per batch on both databases: on PostgreSQL an INSERT … SELECT FROM unnest
-    (app/store/bulk.py); on SQLite a multi-row INSERT (RETURNING makes SQLAlchemy send the batch
-    as one statement rather than one execution per row). Either way statement-level triggers
-    run once per batch.
+    On PostgreSQL one INSERT … SELECT FROM unnest per batch (app/store/bulk.py), so
+    statement-level triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
+    NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py).
     """
     if not rows:
         return 0
     table = TABLES[kind]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
         text, params = unnest_insert(table, rows)
         return int((await session.execute(text, params)).scalar_one())
-    stmt = insert_ignoring_duplicates(dialect, table).returning(table.c.id)
-    return len((await session.execute(stmt, list(rows))).all())
+    if dialect.name == "sqlite":
+        # In slices, so converting a big batch never holds the event loop for long: the loop
+        # serves requests while the driver's thread inserts each slice.
+        connection = await session.connection()
+        added = 0
+        for start in range(0, len(rows), SQLITE_SLICE):
+            sql, tuples = sqlite_params(table, dialect, rows[start:start + SQLITE_SLICE])
+            added += int((await connection.exec_driver_sql(sql, tuples)).rowcount)
+        return added
+    raise ValueError(f"unsupported database dialect {dialect.name!r}")
 
 
 async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> int:

@@ -1,0 +1,48 @@
+"""SQLite batch insert: one prepared INSERT … ON CONFLICT DO NOTHING run over the batch (executemany).
+
+SQLAlchemy's multi-row VALUES insert renders and binds every cell in Python on the event loop
+(about as much CPU as the rest of a recorded /execute). Here each value goes through its
+column's own bind processor (the same conversion SQLAlchemy applies: exact money as 1e-10 USD
+counts, UTC timestamps as text, UUIDs as 32 hex characters, JSON through the engine's
+serialiser) into a plain tuple, and the driver binds and steps in C in its own thread.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+Convert = Callable[[Any], Any]
+Plan = tuple[str, tuple[str, ...], tuple[Convert | None, ...]]
+# Per engine's dialect (its JSON serialiser is the engine's), per table.
+_plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
+
+
+def _plan(table: sa.Table, dialect: Dialect) -> Plan:
+    plans = _plans.setdefault(dialect, {})
+    plan = plans.get(table.name)
+    if plan is None:
+        names = tuple(c.name for c in table.columns)
+        converters = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns)
+        # Only our own table and column names go into the text; every value is a bound parameter.
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
+               f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING")
+        plan = plans[table.name] = (sql, names, converters)
+    return plan
+
+
+def sqlite_params(
+    table: sa.Table, dialect: Dialect, rows: Sequence[dict[str, Any]]
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """The statement and one parameter tuple per row (a missing column is NULL)."""
+    sql, names, converters = _plan(table, dialect)
+    pairs = tuple(zip(names, converters, strict=True))
+    params = [
+        tuple(row.get(name) if convert is None else convert(row.get(name)) for name, convert in pairs)
+        for row in rows
+    ]
+    return sql, params

@@ -1,0 +1,84 @@
+"""The SQLite batch insert stores every cell exactly as SQLAlchemy's own INSERT would, in slices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.store import migrate
+from app.store import repositories as repo
+from app.store.engine import create_engine, create_sessionmaker, session_scope
+from app.store.rows import Kind, Row, attempt_row, decision_row, health_row
+from tests.store import factories
+
+
+async def migrated(path: Path) -> AsyncEngine:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate.upgrade_locked(engine, path.parent / f"{path.name}.lock")
+    return engine
+
+
+def sample_rows() -> dict[Kind, list[Row]]:
+    created = dt.datetime(2025, 5, 4, 3, 2, 1, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    plain = factories.decision(tenant=None, user=None, strategy=None, variant="b",
+                               estimated_cost_usd=None)
+    odd = factories.decision(created_at=created, estimated_cost_usd=Decimal("0.00000000005"),
+                             chain=[{"provider": "x", "note": "ünïcode \" ' \\"}], idempotency_key="k-1")
+    return {
+        "decision": [decision_row(plain), decision_row(odd)],
+        "attempt": [
+            attempt_row(factories.attempt(odd.id, 0, outcome="error", error_class="server_error",
+                                          status_code=500, cost_usd=Decimal("0"), quality_score=None)),
+            attempt_row(factories.attempt(odd.id, 1, is_fallback=True, cost_usd=Decimal("1.23456789012"),
+                                          quality_score=7.25, cost_estimated=True)),
+        ],
+        "health": [health_row(factories.health())],
+    }
+
+
+async def stored(engine: AsyncEngine, table: str) -> list[tuple[object, ...]]:
+    async with engine.connect() as conn:
+        result = await conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        return [tuple(r) for r in result.all()]
+
+
+async def test_cells_match_sqlalchemys_own_insert(tmp_path: Path) -> None:
+    ours, theirs = await migrated(tmp_path / "ours.db"), await migrated(tmp_path / "theirs.db")
+    try:
+        rows = sample_rows()
+        async with session_scope(create_sessionmaker(ours)) as session:
+            for kind, batch in rows.items():
+                assert await repo.insert_rows(session, kind, batch) == len(batch)
+        async with session_scope(create_sessionmaker(theirs)) as session:
+            for kind, batch in rows.items():
+                await session.execute(repo.insert_ignoring_duplicates("sqlite", repo.TABLES[kind]), batch)
+        for kind in rows:
+            table = repo.TABLES[kind].name
+            assert await stored(ours, table) == await stored(theirs, table)
+            assert len(await stored(ours, table)) == len(rows[kind])
+        # the analytics rollups the triggers keep are the same too
+        rollup = "analytics_attempts_hourly"
+        assert await stored(ours, rollup) == await stored(theirs, rollup)
+    finally:
+        await ours.dispose()
+        await theirs.dispose()
+
+
+async def test_a_batch_over_several_slices_counts_only_new_rows(tmp_path: Path) -> None:
+    engine = await migrated(tmp_path / "r.db")
+    try:
+        sessions = create_sessionmaker(engine)
+        records = [factories.decision() for _ in range(2 * repo.SQLITE_SLICE + 7)]
+        async with session_scope(sessions) as session:
+            assert await repo.insert_rows(session, "decision", [decision_row(r) for r in records[:5]]) == 5
+        async with session_scope(sessions) as session:
+            added = await repo.insert_rows(session, "decision", [decision_row(r) for r in records])
+        assert added == len(records) - 5
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM decisions"))).scalar() == len(records)
+    finally:
+        await engine.dispose()
