@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -58,6 +59,7 @@ def serve_app(**options: Any) -> None:
     reset_metrics_dir()
     config = uvicorn.Config("app.main:create_app", factory=True, access_log=False, **options)
     if config.workers > 1:
+        gc.enable()  # this process only supervises; each worker starts its own interpreter
         uvicorn.run("app.main:create_app", factory=True, access_log=False, **options)
         return
 
@@ -148,12 +150,20 @@ COMMANDS: list[str] = ["db", "simulator", "demo", "keys", "eval_router", "simula
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    # Start-up creates ~250k objects that live as long as the process; collecting while they appear
+    # is wasted work (~0.1 s of CPU). `serve` keeps the collector off until the service's lifespan
+    # has frozen what start-up built (app/main.py); every other command turns it back on here.
+    gc.disable()
     try:
+        args = build_parser().parse_args(argv)
+        if args.handler is not _serve:
+            gc.enable()
         code: int = args.handler(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    finally:
+        gc.enable()
     return code
 
 

@@ -107,7 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "without a key; listen on loopback only (local development and the demo)")
         # What start-up built lives as long as the process: keep the cyclic GC from rescanning it
         # (records waiting in the write-behind queue otherwise trigger full collections of it).
+        # `llm-router serve` starts with the collector off (app/cli.py): on from here.
         gc.freeze()
+        gc.enable()
         try:
             yield
         finally:
