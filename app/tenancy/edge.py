@@ -29,6 +29,9 @@ SECURITY_HEADERS = (
 DATA_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 NO_STORE = (b"cache-control", b"no-store")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+HTML_HEADERS = SECURITY_HEADERS
+DATA_HEADERS = (*SECURITY_HEADERS, DATA_CSP, NO_STORE)
+ADDED_NAMES = frozenset(name for name, _ in DATA_HEADERS)
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -62,15 +65,23 @@ class Edge:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
-                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-                if not content_type.startswith(b"text/html"):
-                    extra += [h for h in (DATA_CSP, NO_STORE) if h[0] not in present]
+                present = set()
+                content_type = None
+                for name, value in headers:
+                    name = name.lower()
+                    present.add(name)
+                    if content_type is None and name == b"content-type":
+                        content_type = value
+                html = content_type is not None and content_type.startswith(b"text/html")
+                added = HTML_HEADERS if html else DATA_HEADERS
+                if present.isdisjoint(ADDED_NAMES):  # the usual case: the app set none of them
+                    headers += added
+                else:
+                    headers += [h for h in added if h[0] not in present]
                 if https and HSTS[0] not in present:
-                    extra.append(HSTS)
-                extra.append((b"x-request-id", rid.encode("latin-1")))
-                message = {**message, "headers": headers + extra}
+                    headers.append(HSTS)
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -114,3 +114,37 @@ def test_json_logs_carry_the_request_id_and_mask_secrets(capsys: pytest.CaptureF
     assert lines[0]["request_id"] == "req-42" and lines[0]["level"] == "warning"
     assert lines[0]["message"] == "calling with Bearer [redacted] and [redacted] and [redacted]"
     assert "sk-proj" not in lines[1]["exc"] and "[redacted]" in lines[1]["exc"]
+
+
+@pytest.mark.parametrize(("app_headers", "https"), [
+    ([(b"content-type", b"application/json")], False),
+    ([(b"content-type", b"application/json"), (b"Cache-Control", b"max-age=60"),
+      (b"x-frame-options", b"SAMEORIGIN")], True),
+    ([(b"content-type", b"text/html; charset=utf-8")], False),
+    ([(b"content-type", b"text/html"), (b"content-security-policy", b"default-src 'self'")], True),
+])
+async def test_headers_the_app_set_are_kept_and_never_doubled(
+        app_headers: list[tuple[bytes, bytes]], https: bool) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(app_headers)})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    edge = Edge(app, max_in_flight=10, public_paths=("/health",))
+    transport = httpx.ASGITransport(app=edge)
+    base = "https://t" if https else "http://t"
+    async with httpx.AsyncClient(transport=transport, base_url=base) as http:
+        response = await http.get("/x", headers={"x-request-id": "rid-1"})
+    names = [name.lower() for name, _ in response.headers.raw]
+    assert len(names) == len(set(names)), names
+    own = {name.lower(): value for name, value in app_headers}
+    html = own[b"content-type"].startswith(b"text/html")
+    expected = {b"x-content-type-options": b"nosniff", b"x-frame-options": b"DENY",
+                b"referrer-policy": b"no-referrer", b"cross-origin-resource-policy": b"same-origin",
+                b"x-request-id": b"rid-1"}
+    if not html:
+        expected |= {b"content-security-policy": b"default-src 'none'; frame-ancestors 'none'",
+                     b"cache-control": b"no-store"}
+    if https:
+        expected[b"strict-transport-security"] = b"max-age=31536000; includeSubDomains"
+    expected |= own  # what the app set wins
+    assert {name.lower(): value for name, value in response.headers.raw} == expected
