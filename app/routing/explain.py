@@ -2,13 +2,15 @@
 
 On the path of every /route. The parts of the answer that depend only on a scored candidate
 (its chain entry but the cost, the sentence about it) are built once per memoised `Scored` of
-the index and reused; the `excluded` list is built once and shared with the decision's record.
+the index and reused, and so is the sentence counting exclusions by reason; the `excluded` list
+is built once and shared with the decision's record.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from app.routing.difficulty import DifficultyChoice
@@ -41,30 +43,35 @@ class ScoredMemo:
 
 _ENTRIES = ScoredMemo()
 _SENTENCES = ScoredMemo()
+_SUMMARIES: dict[tuple[int, tuple[str, ...]], str] = {}
+_REASON = attrgetter("reason")
+
+
+def _entry_template(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
+    cand = scored.candidate
+    return {
+        "provider": cand.provider,
+        "model": cand.model,
+        "region": cand.region,
+        "deployment": cand.deployment,
+        "context_window": cand.context_window,
+        "input_price": cand.input_price_f,
+        "output_price": cand.output_price_f,
+        "blended_price": round(cand.blended_price_f, 4),
+        "expected_quality": cand.quality[decision.task_type],
+        "estimated_cost_usd": None,  # the one field that depends on the request's tokens
+        "score": round(scored.score, 4),
+    }
 
 
 def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
+    """One `chain[]` entry: a copy of the candidate's memoised entry with this request's cost."""
+    template = _ENTRIES.get(scored, decision.task_type, lambda: _entry_template(decision, scored))
+    entry = template.copy()
     cand = scored.candidate
-    provider, model, region, deployment, window, input_price, output_price, blended, quality, score = (
-        _ENTRIES.get(scored, decision.task_type, lambda: (
-            cand.provider, cand.model, cand.region, cand.deployment, cand.context_window,
-            cand.input_price_f, cand.output_price_f, round(cand.blended_price_f, 4),
-            cand.quality[decision.task_type], round(scored.score, 4))))
-    return {
-        "provider": provider,
-        "model": model,
-        "region": region,
-        "deployment": deployment,
-        "context_window": window,
-        "input_price": input_price,
-        "output_price": output_price,
-        "blended_price": blended,
-        "expected_quality": quality,
-        "estimated_cost_usd": round(
-            (decision.input_tokens * input_price + decision.output_tokens * output_price) / 1e6, 6
-        ),
-        "score": score,
-    }
+    entry["estimated_cost_usd"] = round(
+        (decision.input_tokens * cand.input_price_f + decision.output_tokens * cand.output_price_f) / 1e6, 6)
+    return entry
 
 
 def _primary_sentence(decision: RoutingDecision, top: Scored) -> str:
@@ -75,6 +82,22 @@ def _primary_sentence(decision: RoutingDecision, top: Scored) -> str:
         f"{cand.quality[decision.task_type]}/10, cost score {top.cost:.2f} at "
         f"${cand.blended_price_f:.2f}/M blended" + (f", SLA {cand.sla}%" if cand.sla else "")
     )
+
+
+def _summary(eligible: int, excluded_reasons: tuple[str, ...]) -> str:
+    """The sentence counting eligible and excluded models, by reason (few distinct ones recur)."""
+    key = (eligible, excluded_reasons)
+    text = _SUMMARIES.get(key)
+    if text is None:
+        # enum members are str subclasses: counted and printed as their values
+        counts = Counter(excluded_reasons)
+        summary = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
+        text = (f"{eligible} eligible model deployments; {len(excluded_reasons)} excluded"
+                + (f" ({summary})" if summary else ""))
+        if len(_SUMMARIES) >= MEMO_LIMIT:
+            _SUMMARIES.clear()
+        _SUMMARIES[key] = text
+    return text
 
 
 def reasons(decision: RoutingDecision) -> list[str]:
@@ -90,13 +113,7 @@ def reasons(decision: RoutingDecision) -> list[str]:
         out.append(_SENTENCES.get(runner, "runner", lambda: (
             f"next best {runner.candidate.provider}/{runner.candidate.model} scored "
             f"{runner.score:.3f}")))
-    # enum members are str subclasses: counted and printed as their values
-    counts = Counter(e.reason for e in decision.excluded)
-    summary = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
-    out.append(
-        f"{decision.eligible_count} eligible model deployments; {len(decision.excluded)} excluded"
-        + (f" ({summary})" if summary else "")
-    )
+    out.append(_summary(decision.eligible_count, tuple(map(_REASON, decision.excluded))))
     choice = decision.extra.get("difficulty")
     if isinstance(choice, DifficultyChoice):
         got = choice.expected.get((cand.provider, cand.model), 0.0)
