@@ -3,6 +3,12 @@
 Run: .venv/bin/python bench/bench_routing.py [--seconds 8] [--slices 8] [--concurrency 32]
 Goals (issue 2): p50 < 50 us on the shipped catalog, < 2 ms on 1,000 models; /route keeps
 >= 70 % of a bare FastAPI endpoint's requests per second, measured in the same run.
+
+Over HTTP both services (one uvicorn worker each; /route recording its decisions to SQLite)
+run at once and an aiohttp load generator alternates between them in short slices, so a busy
+machine slows both alike. Each service's CPU time per request is printed too: the load
+generator needs a core of its own, so the bare endpoint's throughput is often the client's;
+the CPU ratio is what a run whose servers are the bottleneck would show.
 """
 
 from __future__ import annotations
