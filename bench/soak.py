@@ -72,7 +72,7 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     attempts: list[list[dict[str, Any]]] = field(default_factory=list)
     decisions: dict[str, int] = field(default_factory=dict)  # decision id -> attempts it reported
-    peaks: dict[str, float] = field(default_factory=lambda: {"queue": 0.0, "spool": 0.0})
+    peaks: dict[str, float] = field(default_factory=lambda: {"queue": 0.0, "spool": 0.0, "rss_mib": 0.0})
     events: list[str] = field(default_factory=list)
 
 
@@ -109,9 +109,13 @@ class Service:
         return self.proc.returncode
 
     def rss_mib(self) -> float:
-        """Resident memory of the process, from /proc."""
+        """Resident memory of the process, from /proc (NaN while it is not running)."""
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return float("nan")
+        for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
@@ -159,11 +163,12 @@ async def drive(url: str, tally: Tally, *, concurrency: int, stop_at: float, see
         await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
-async def sample(base: str, tally: Tally, stop: asyncio.Event) -> None:
-    """Peak record queue and spool depth from /metrics (absent while the service restarts)."""
+async def sample(base: str, tally: Tally, stop: asyncio.Event, rss: Callable[[], float]) -> None:
+    """Peak record queue and spool depth from /metrics (absent while the service restarts), peak RSS."""
     pattern = re.compile(r"^llm_router_(record_queue|spool)_depth(?:\{[^}]*\})? (\S+)$", re.M)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while not stop.is_set():
+            tally.peaks["rss_mib"] = max(tally.peaks["rss_mib"], rss())  # max() ignores a NaN second
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{base}/metrics") as resp:
                     for name, value in pattern.findall(await resp.text()):
@@ -303,7 +308,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                 ]
                 stop = asyncio.Event()
                 base = f"http://127.0.0.1:{port}"
-                sampler = asyncio.create_task(sample(base, tally, stop))
+                sampler = asyncio.create_task(sample(base, tally, stop, service.rss_mib))
                 await asyncio.gather(
                     drive(base + EXECUTE_PATH, tally, concurrency=concurrency,
                           stop_at=time.monotonic() + seconds, seed=seed, tenant_tags=tenant_tags),
@@ -312,6 +317,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                 rss["end_mib"] = round(service.rss_mib(), 1)
                 stop.set()
                 await sampler
+                rss["peak_mib"] = round(tally.peaks["rss_mib"], 1)
                 exits.append(await service.terminate())
             spool_left = spooled(tmp / "data" / "spool")
             records = await stored(direct)
