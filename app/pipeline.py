@@ -79,8 +79,10 @@ async def execute(ctx: ServiceContext, request: ExecuteRequest) -> ExecutionResu
     Raises ProviderRejectedRequest (a 4xx the request caused) or AllProvidersFailed (502); both
     are recorded first. Health sees each attempt as it ends, so concurrent requests learn at once.
     """
-    chat = chat_request((m.model_dump() for m in request.messages or ()), prompt=request.prompt,
-                        max_tokens=request.max_tokens, temperature=request.temperature)
+    # Role and content are all chat_request reads (model_dump would copy every message first).
+    chat = chat_request(({"role": m.role, "content": m.content} for m in request.messages or ()),
+                        prompt=request.prompt, max_tokens=request.max_tokens,
+                        temperature=request.temperature)
     decision = decide(ctx, request)
     # The tenant's tokens per minute (429) and budget (402: the estimate is held until settled).
     deadline_s = request.deadline_s or ctx.catalog.retries.deadline_s

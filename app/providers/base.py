@@ -100,13 +100,15 @@ def bounded_usage(
     input_tokens: object, output_tokens: object, cached: object = 0, reasoning: object = 0
 ) -> Usage | None:
     """A usage block from untrusted numbers, or None when any is missing, negative or absurd."""
-    values = [input_tokens, output_tokens, cached or 0, reasoning or 0]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return None
-    ints = [int(v) for v in values]  # type: ignore[call-overload]
-    if any(v < 0 or v > MAX_USAGE_TOKENS for v in ints):
-        return None
-    return Usage(ints[0], ints[1], min(ints[2], ints[0]), min(ints[3], ints[1]))
+    counts: list[int] = []
+    for value in (input_tokens, output_tokens, cached or 0, reasoning or 0):
+        if value.__class__ is bool or not isinstance(value, int | float):
+            return None
+        count = int(value)
+        if count < 0 or count > MAX_USAGE_TOKENS:
+            return None
+        counts.append(count)
+    return Usage(counts[0], counts[1], min(counts[2], counts[0]), min(counts[3], counts[1]))
 
 
 class ProviderAdapter(ABC):

@@ -9,12 +9,16 @@ serialiser) into a plain tuple, and the driver binds and steps in C in its own t
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from app.store.types import UtcDateTime, UuidText
 
 Convert = Callable[[Any], Any]
 Plan = tuple[str, tuple[str, ...], tuple[Convert | None, ...]]
@@ -27,7 +31,7 @@ def _plan(table: sa.Table, dialect: Dialect) -> Plan:
     plan = plans.get(table.name)
     if plan is None:
         names = tuple(c.name for c in table.columns)
-        converters = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns)
+        converters = tuple(_converter(c, dialect) for c in table.columns)
         # Only our own table and column names go into the text; every value is a bound parameter.
         sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
                f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING")
@@ -46,3 +50,28 @@ def sqlite_params(
         for row in rows
     ]
     return sql, params
+
+
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _converter(column: sa.Column[Any], dialect: Dialect) -> Convert | None:
+    """The column's bind processor, with a shortcut for the values the records always carry
+    (canonical lowercase UUIDs, UTC datetimes) giving the processor's exact output."""
+    processor: Convert | None = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None:
+        return None
+    general = processor
+    if isinstance(column.type, UuidText):
+        def uuid_hex(value: Any) -> Any:
+            if value.__class__ is str and CANONICAL_UUID.fullmatch(value):
+                return value.replace("-", "")
+            return general(value)
+        return uuid_hex
+    if isinstance(column.type, UtcDateTime):
+        def utc_text(value: Any) -> Any:
+            if value.__class__ is dt.datetime and value.tzinfo is dt.UTC:
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return general(value)
+        return utc_text
+    return processor

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uuid_utils import uuid7
 
 from app.store import migrate
 from app.store import repositories as repo
@@ -25,7 +26,8 @@ async def migrated(path: Path) -> AsyncEngine:
 def sample_rows() -> dict[Kind, list[Row]]:
     created = dt.datetime(2025, 5, 4, 3, 2, 1, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     plain = factories.decision(tenant=None, user=None, strategy=None, variant="b",
-                               estimated_cost_usd=None)
+                               estimated_cost_usd=None,
+                               created_at=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
     odd = factories.decision(created_at=created, estimated_cost_usd=Decimal("0.00000000005"),
                              chain=[{"provider": "x", "note": "ünïcode \" ' \\"}], idempotency_key="k-1")
     return {
@@ -35,6 +37,9 @@ def sample_rows() -> dict[Kind, list[Row]]:
                                           status_code=500, cost_usd=Decimal("0"), quality_score=None)),
             attempt_row(factories.attempt(odd.id, 1, is_fallback=True, cost_usd=Decimal("1.23456789012"),
                                           quality_score=7.25, cost_estimated=True)),
+            # not canonical (upper case, no hyphens): the column's own processor normalises them
+            attempt_row(factories.attempt(odd.id.upper(), 2, id=str(uuid7()).replace("-", ""),
+                                          created_at=dt.datetime(2025, 6, 1, 0, 0, 0, 1, tzinfo=dt.UTC))),
         ],
         "health": [health_row(factories.health())],
     }
