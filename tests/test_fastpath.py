@@ -39,15 +39,18 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+ORIGIN = "https://app.example.com"
+
+
 def _settings(tmp: Path) -> Settings:
     return Settings(router_master_key=MASTER, database_url=f"sqlite+aiosqlite:///{tmp}/router.db",
-                    ROUTER_DATA_DIR=tmp, ROUTER_MAX_BODY_BYTES=4096)
+                    ROUTER_DATA_DIR=tmp, ROUTER_MAX_BODY_BYTES=4096, ROUTER_CORS_ORIGINS=ORIGIN)
 
 
 @pytest.fixture
 def both(provider_keys: dict[str, str], tmp_path: Path,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, TestClient]]:
-    """The service as shipped, and the same service with every endpoint left to the router."""
+    """The service as shipped (CORS on), and the same service with every endpoint left to the router."""
     fast_app = main.create_app(_settings(tmp_path / "fast"))
     monkeypatch.setattr(main, "FAST_ENDPOINTS", ())
     framework_app = main.create_app(_settings(tmp_path / "framework"))
@@ -78,6 +81,16 @@ def test_fast_path_and_framework_route_answer_alike(
     if label == "over the cap":
         assert got.status_code == 413 and got.json()["error"]["code"] == "payload_too_large"
     assert got.headers["x-request-id"] == "same-id" and got.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_browser_request_gets_the_same_cors_headers(both: tuple[TestClient, TestClient]) -> None:
+    fast, framework = both
+    args: dict[str, Any] = {"json": {"task_type": "chat", "budget": "low"},
+                            "headers": {**AUTH, "origin": ORIGIN, "x-request-id": "cors"}}
+    got = fast.post(ROUTE, **args)
+    assert _comparable(got) == _comparable(framework.post(ROUTE, **args))
+    assert got.status_code == 200 and got.headers["access-control-allow-origin"] == ORIGIN
+    assert "x-router-decision-id" in got.headers["access-control-expose-headers"]
 
 
 def test_an_error_the_endpoint_raises_gets_the_same_envelope(
