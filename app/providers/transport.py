@@ -44,9 +44,9 @@ class FastTransport(AiohttpTransport):
         """One pooled session; no cookie jar, so no provider cookie is kept or sent between tenants."""
         if self.client is not None:
             return super().get_client()
-        limit = self.limits.max_connections
+        limit = self.limits.max_connections  # None: aiohttp's default, as httpx-aiohttp does
         connector = aiohttp.TCPConnector(keepalive_timeout=self.limits.keepalive_expiry, ssl=self.ssl_context,
-                                         limit=0 if limit is None else limit)
+                                         limit=100 if limit is None else limit)
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     async def post(
