@@ -2,8 +2,11 @@
 
     pip install -e '.[train]'
     python scripts/train_estimator.py [--data-dir DIR] [--out FILE] [--check]
+    python scripts/train_estimator.py --select
 
 --check trains in memory and compares with the shipped artifact instead of writing it.
+--select prints the cross-validated APGR (training rows only, nothing held out is read) of every
+(n-gram scale, C) pair in training.SELECT_GRID per domain: how training.DOMAIN_PARAMS was chosen.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from app.quality.dataset import default_data_dir
 from app.quality.estimator import ARTIFACT_PATH
-from app.quality.training import size_bytes, train
+from app.quality.training import select, size_bytes, train
 
 
 def main() -> int:
@@ -26,11 +29,24 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ARTIFACT_PATH)
     parser.add_argument("--check", action="store_true",
                         help="compare with the shipped artifact, write nothing")
+    parser.add_argument("--select", action="store_true",
+                        help="cross-validate the hyper-parameter grid on the training rows, write nothing")
     args = parser.parse_args()
+
+    if args.select:
+        print(f"{'domain':<8}{'n-gram scale':>13}{'C':>6}{'CV APGR':>9}")
+        for row in select(args.data_dir):
+            print(f"{row['domain']:<8}{row['term_scale']:>13}{row['C']:>6}{row['apgr']:>9.3f}", flush=True)
+        return 0
 
     artifact = train(args.data_dir)
     meta = artifact["meta"]
-    print(f"vocabulary {len(artifact['vocabulary'])} terms, artifact {size_bytes(artifact) / 1e6:.2f} MB")
+    terms = {name: len(block["vocabulary"]) for name, block in artifact["domains"].items()}
+    print(f"vocabulary {terms} terms, artifact {size_bytes(artifact) / 1e6:.2f} MB")
+    for name, cv in meta["cross_validation"].items():
+        print(f"cross-validated on {cv['rows']} training rows, {name}: APGR by length weight "
+              f"{cv['apgr_by_length_weight']} (length alone {cv['length_apgr']:.3f}); "
+              f"chose {cv['length_weight']}")
     print(f"{'held-out':<10}{'rows':>6}{'CPT(50%)':>10}{'CPT(80%)':>10}{'APGR':>8}"
           "   length: CPT(50%) CPT(80%) APGR")
     for name, f in meta["heldout"].items():

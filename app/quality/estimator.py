@@ -1,10 +1,10 @@
 """Difficulty estimators: from the prompt alone, how likely the weak model fails where the strong succeeds.
 
 One method, after RouteLLM's router interface: `strong_win_rate(prompt) -> float` in [0, 1]. The
-learned estimator reads a small JSON artifact shipped in the package (two linear models over
-n-grams and structural features, trained offline by `scripts/train_estimator.py`); pure Python,
-no ML dependency at run time. When the artifact is missing or unreadable, `load_estimator` falls
-back to the rules estimator, which needs nothing.
+learned estimator reads a small JSON artifact shipped in the package (per prompt domain, two
+logistic models over n-grams and structural features blended with prompt length, trained offline
+by `scripts/train_estimator.py`); pure Python, no ML dependency at run time. When the artifact is
+missing or unreadable, `load_estimator` falls back to the rules estimator, which needs nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.quality import features
 log = logging.getLogger(__name__)
 
 ARTIFACT_PATH = Path(__file__).parent / "artifacts" / "estimator.json"
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 
 
 class DifficultyEstimator(Protocol):
@@ -67,34 +67,80 @@ class RulesEstimator:
 
 
 @dataclass(frozen=True, slots=True)
-class _Linear:
-    """One logistic model: a weight per n-gram, a weight per standardised dense feature, a bias.
+class _DomainModel:
+    """One domain's models: n-gram weights (flat arrays of doubles over the domain's vocabulary index,
+    far smaller held than dicts of floats), dense weights, the blend with length and the calibration.
 
-    The n-gram weights are a flat array of doubles indexed through the vocabulary index both models
-    share (33k terms: about 5 MiB less than a dict of floats per model).
+    score = (P(strong) - P(weak) - gap_mean) / gap_scale + length_weight * standardised log length;
+    the win rate is a logistic calibration of that score, so it is monotone in it.
     """
 
     index: Mapping[str, int]
-    weights: array[float]
+    strong_terms: array[float]
+    weak_terms: array[float]
     dense_mean: Sequence[float]
     dense_scale: Sequence[float]
-    dense_weights: Sequence[float]
-    bias: float
+    dense_strong: Sequence[float]
+    dense_weak: Sequence[float]
+    bias: tuple[float, float]
+    gap: tuple[float, float]
+    length: tuple[float, float, float]
+    calibration: tuple[float, float]
 
-    def logit(self, term_vector: Mapping[str, float], dense: Sequence[float]) -> float:
-        x = self.bias
-        index, weights = self.index, self.weights
-        for term, value in term_vector.items():
-            i = index.get(term)
-            if i is not None:
-                x += weights[i] * value
-        for v, mu, sd, w in zip(dense, self.dense_mean, self.dense_scale, self.dense_weights, strict=True):
-            x += w * (v - mu) / sd
-        return x
+    @classmethod
+    def parse(cls, name: str, block: Mapping[str, Any], n_dense: int) -> _DomainModel:
+        vocabulary: Sequence[str] = block["vocabulary"]
+        strong_terms = array("d", (float(w) for w in block["strong_terms"]))
+        weak_terms = array("d", (float(w) for w in block["weak_terms"]))
+        if not len(strong_terms) == len(weak_terms) == len(vocabulary):
+            raise ValueError(f"estimator artifact: domain {name} has {len(strong_terms)} and "
+                             f"{len(weak_terms)} weights for {len(vocabulary)} terms")
+        model = cls(
+            index={str(t): i for i, t in enumerate(vocabulary)},
+            strong_terms=strong_terms,
+            weak_terms=weak_terms,
+            dense_mean=[float(v) for v in block["dense_mean"]],
+            dense_scale=[float(v) for v in block["dense_scale"]],
+            dense_strong=[float(v) for v in block["dense_strong"]],
+            dense_weak=[float(v) for v in block["dense_weak"]],
+            bias=(float(block["bias"][0]), float(block["bias"][1])),
+            gap=(float(block["gap"][0]), float(block["gap"][1])),
+            length=(float(block["length"][0]), float(block["length"][1]), float(block["length"][2])),
+            calibration=(float(block["calibration"][0]), float(block["calibration"][1])),
+        )
+        sizes = {len(model.dense_mean), len(model.dense_scale), len(model.dense_strong),
+                 len(model.dense_weak)}
+        if sizes != {n_dense}:
+            raise ValueError(f"estimator artifact: domain {name} has dense weights for other features")
+        if model.gap[1] <= 0 or model.length[1] <= 0 or any(v <= 0 for v in model.dense_scale):
+            raise ValueError(f"estimator artifact: domain {name} has a non-positive scale")
+        return model
+
+    def score(self, found: features.PromptFeatures) -> float:
+        """The blended, uncalibrated difficulty score (higher = the strong model helps more)."""
+        index, strong_terms, weak_terms = self.index, self.strong_terms, self.weak_terms
+        strong, weak = self.bias
+        for term, value in features.term_vector(found.terms, index).items():
+            i = index[term]
+            strong += strong_terms[i] * value
+            weak += weak_terms[i] * value
+        for v, mu, sd, ws, ww in zip(found.dense, self.dense_mean, self.dense_scale, self.dense_strong,
+                                     self.dense_weak, strict=True):
+            z = (v - mu) / sd
+            strong += ws * z
+            weak += ww * z
+        gap = _sigmoid(strong) - _sigmoid(weak)
+        length_mean, length_scale, length_weight = self.length
+        log_chars = found.dense[0]
+        return (gap - self.gap[0]) / self.gap[1] + length_weight * (log_chars - length_mean) / length_scale
+
+    def win_rate(self, score: float) -> float:
+        a, b = self.calibration
+        return _sigmoid(a * score + b)
 
 
 class LearnedEstimator:
-    """Two logistic models (strong correct, weak correct); their gap, calibrated, is the win rate."""
+    """Per domain (answer options or open question), two logistic models blended with prompt length."""
 
     name = "learned"
 
@@ -106,30 +152,11 @@ class LearnedEstimator:
         if list(artifact["dense_names"]) != list(features.DENSE_NAMES):
             raise ValueError("estimator artifact was trained on other dense features")
         self.meta: Mapping[str, Any] = artifact.get("meta", {})
-        self._index: dict[str, int] = {term: i for i, term in enumerate(artifact["vocabulary"])}
-        self._strong = self._linear(artifact, "strong", self._index)
-        self._weak = self._linear(artifact, "weak", self._index)
-        self._calibration: tuple[float, float] = (
-            float(artifact["calibration"][0]), float(artifact["calibration"][1]),
-        )
-
-    @staticmethod
-    def _linear(artifact: Mapping[str, Any], which: str, index: Mapping[str, int]) -> _Linear:
-        vocab: Sequence[str] = artifact["vocabulary"]
-        model = artifact["models"][which]
-        weights: Sequence[float] = model["terms"]
-        if len(weights) != len(vocab):
-            raise ValueError(
-                f"estimator artifact: {which} has {len(weights)} weights for {len(vocab)} terms"
-            )
-        return _Linear(
-            index=index,
-            weights=array("d", (float(w) for w in weights)),
-            dense_mean=[float(v) for v in artifact["dense_mean"]],
-            dense_scale=[float(v) for v in artifact["dense_scale"]],
-            dense_weights=[float(v) for v in model["dense"]],
-            bias=float(model["bias"]),
-        )
+        domains = artifact["domains"]
+        if set(domains) != set(features.DOMAINS):
+            raise ValueError(f"estimator artifact: domains {sorted(domains)} != {list(features.DOMAINS)}")
+        n_dense = len(features.DENSE_NAMES)
+        self._domains = {name: _DomainModel.parse(name, domains[name], n_dense) for name in features.DOMAINS}
 
     @classmethod
     def from_file(cls, path: Path) -> LearnedEstimator:
@@ -138,17 +165,16 @@ class LearnedEstimator:
         with path.open(encoding="utf-8") as fh:
             return cls(json.load(fh))
 
-    def gain(self, prompt: str) -> float:
-        """Expected accuracy gain of the strong model over the weak one: P(strong) - P(weak)."""
+    def score(self, prompt: str) -> tuple[str, float]:
+        """The prompt's domain and its uncalibrated score (the win rate is monotone in it per domain)."""
         found = features.extract(prompt)
-        vector = features.term_vector(found.terms, self._index)
-        strong = _sigmoid(self._strong.logit(vector, found.dense))
-        return strong - _sigmoid(self._weak.logit(vector, found.dense))
+        domain = features.domain_of(found)
+        return domain, self._domains[domain].score(found)
 
     def strong_win_rate(self, prompt: str) -> float:
-        """P(the weak model fails and the strong one succeeds), a monotone calibration of the gain."""
-        a, b = self._calibration
-        return _sigmoid(a * self.gain(prompt) + b)
+        """P(the weak model fails and the strong one succeeds), calibrated per domain."""
+        domain, score = self.score(prompt)
+        return self._domains[domain].win_rate(score)
 
 
 def load_estimator(path: Path | None = None) -> DifficultyEstimator:

@@ -19,6 +19,10 @@ _FRACTION_WORDS = frozenset(
     {"half", "halves", "third", "thirds", "quarter", "quarters", "fourth", "fifth", "twice", "double",
      "triple", "thrice"}
 )
+_NUMBER_WORDS = frozenset(
+    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "fifteen", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million", "dozen", "dozens"}
+)
 _TIME_WORDS = frozenset(
     {"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month",
      "months", "year", "years"}
@@ -30,8 +34,13 @@ _MAX_DIGITS = 6
 DENSE_NAMES = (
     "log_chars", "log_words", "log_numbers", "log_distinct_numbers", "log_sentences", "questions",
     "multiple_choice", "log_option_chars", "numeric_options", "math_symbols", "percent", "dollar",
-    "fractions", "time_units", "decimals", "log_max_number",
+    "fractions", "time_units", "decimals", "log_max_number", "log_number_words", "log_commas",
 )
+
+
+_MULTIPLE_CHOICE = DENSE_NAMES.index("multiple_choice")
+# Prompt domains with a model each: lettered answer options, or an open (word) problem.
+DOMAINS = ("choice", "open")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +95,16 @@ def extract(prompt: str) -> PromptFeatures:
         math.log1p(sum(counts[w] for w in _TIME_WORDS)),
         float(any("." in n for n in numbers)),
         math.log1p(min(biggest, 1e12)),
+        math.log1p(sum(counts[w] for w in _NUMBER_WORDS)),
+        math.log1p(prompt.count(",")),
     ]
     counts.update(bigrams)
     return PromptFeatures(counts, dense)
+
+
+def domain_of(found: PromptFeatures) -> str:
+    """'choice' for a question with lettered answer options (MMLU-like), else 'open' (GSM8K-like)."""
+    return DOMAINS[0] if found.dense[_MULTIPLE_CHOICE] else DOMAINS[1]
 
 
 def term_vector(terms: Mapping[str, int], vocabulary: Container[str]) -> dict[str, float]:
