@@ -156,3 +156,46 @@ async def test_only_an_exact_method_and_path_bypass_the_router() -> None:
     async with httpx.AsyncClient(transport=rooted, base_url="http://t") as http:
         assert (await http.post("/hot")).status_code == 299
     assert seen == ["GET /hot", "POST /hot/", "POST /other", "POST /hot"]
+
+
+def test_an_endpoint_with_a_dependency_or_parameter_is_refused() -> None:
+    """The direct call passes only the Request: anything more FastAPI would inject is refused at start."""
+    from fastapi import Depends
+
+    service = FastAPI()
+
+    def tenant() -> str:
+        return "t"
+
+    @service.post("/dep")
+    async def with_dep(request: Request, who: str = Depends(tenant)) -> Response:
+        return Response(who)
+
+    @service.post("/query")
+    async def with_query(request: Request, limit: int = 10) -> Response:
+        return Response(str(limit))
+
+    @service.post("/plain")
+    async def plain(request: Request) -> Response:
+        return Response(b"")
+
+    for endpoint in (with_dep, with_query):
+        with pytest.raises(TypeError, match="only `request: Request`"):
+            route_table(service, [("POST", endpoint)])
+    assert route_table(service, [("POST", plain)]) == {("POST", "/plain"): plain}
+
+
+def test_the_routers_of_the_fast_endpoints_add_no_dependencies() -> None:
+    """A router- or route-level dependency would be skipped by the direct call: there is none."""
+    from fastapi.routing import APIRoute
+
+    from app.api import execute, openai_compat, routing
+
+    fast = {endpoint for _, endpoint in main.FAST_ENDPOINTS}
+    for module in (routing, execute, openai_compat):
+        assert module.router.dependencies == []
+        for route in module.router.routes:
+            if isinstance(route, APIRoute) and route.endpoint in fast:
+                assert route.dependencies == [] and route.dependant.dependencies == []
+                fast.discard(route.endpoint)
+    assert fast == set(), "every fast endpoint lives on one of these routers"

@@ -17,6 +17,7 @@ a handler propagates to the server-error middleware and its 500 envelope, as bef
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -34,8 +35,19 @@ Table = dict[tuple[str, str], Endpoint]
 
 def route_table(service: FastAPI, endpoints: Iterable[tuple[str, Endpoint]]) -> Table:
     """(method, path) -> endpoint, each path as the service registered it (by the route's name)."""
-    return {(method, str(service.url_path_for(endpoint.__name__))): endpoint
-            for method, endpoint in endpoints}
+    table: Table = {}
+    for method, endpoint in endpoints:
+        check_direct(endpoint)
+        table[(method, str(service.url_path_for(endpoint.__name__)))] = endpoint
+    return table
+
+
+def check_direct(endpoint: Endpoint) -> None:
+    """Refuse an endpoint FastAPI would give more than the Request: the direct call would skip it."""
+    params = list(inspect.signature(endpoint, eval_str=True).parameters.values())
+    if len(params) != 1 or params[0].annotation is not Request:
+        raise TypeError(f"{endpoint.__name__} cannot be served directly: it must take only "
+                        "`request: Request`, with no dependencies or parameters")
 
 
 class FastRoutes:
