@@ -1,9 +1,10 @@
 """What the roll-up tables hold: per family, its dimensions and its measures as per-row SQL.
 
-The roll-ups are kept by database triggers (revision 0003_analytics): every row that
-really gets inserted into `attempts` or `decisions` adds its measures to one hourly and one
-daily row, inside the inserting transaction. A replayed record that ON CONFLICT DO NOTHING
-skips fires no trigger, so roll-ups count each record exactly once, whatever path wrote it.
+The roll-ups are kept per batch inside the inserting transaction, by PostgreSQL statement
+triggers (revision 0003_analytics) and on SQLite by the writer (app/store/rollup_sqlite.py,
+revision 0004 dropped its row triggers): every row that really gets inserted into `attempts` or
+`decisions` adds its measures to one hourly and one daily row. A replayed record that ON
+CONFLICT DO NOTHING skips is not rolled up, so roll-ups count each record exactly once.
 The migration holds a frozen copy of these definitions (a test checks the two agree); the
 queries use them to project raw rows into the same columns for the edges of a window.
 

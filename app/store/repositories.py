@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.store.bulk import unnest_insert
 from app.store.bulk_sqlite import sqlite_params
 from app.store.models import Attempt, Decision, HealthSnapshot
+from app.store.rollup_sqlite import roll_up
 from app.store.rows import Kind, Row
 
 SQLITE_SLICE = 100  # rows converted per driver call: ~1 ms of the event loop at most
@@ -41,7 +42,8 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
 
     On PostgreSQL one INSERT … SELECT FROM unnest per batch (app/store/bulk.py), so
     statement-level triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
-    NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py).
+    NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py), then the batch's new
+    rows added to the analytics roll-ups in the same transaction (app/store/rollup_sqlite.py).
     """
     if not rows:
         return 0
@@ -58,6 +60,7 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
         for start in range(0, len(rows), SQLITE_SLICE):
             sql, tuples = sqlite_params(table, dialect, rows[start:start + SQLITE_SLICE])
             added += int((await connection.exec_driver_sql(sql, tuples)).rowcount)
+        await roll_up(connection, table.name, added)
         return added
     raise ValueError(f"unsupported database dialect {dialect.name!r}")
 

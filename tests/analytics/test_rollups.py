@@ -23,7 +23,10 @@ from app.analytics.spec import FAMILIES, HIST_COLUMNS, HIST_EDGES
 from app.analytics.window import Window, cover
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
 from app.store import migrate
+from app.store.engine import create_sessionmaker, session_scope
 from app.store.migrations import __file__ as migrations_init
+from app.store.repositories import TABLES, insert_ignoring_duplicates
+from app.store.rows import attempt_row, decision_row
 from tests.analytics.conftest import store
 
 NOW = dt.datetime(2026, 3, 10, 13, 37, 12, 345678, tzinfo=dt.UTC)
@@ -215,7 +218,11 @@ async def test_upgrade_rolls_up_records_stored_before_it(
 ) -> None:
     decisions, attempts = _random_records(seed=3, n=60, span_hours=72)
     await migrate.downgrade(engine, "0002")
-    await store(engine, decisions, attempts)
+    # stored the way a version before the roll-ups did: plain inserts, nothing rolled up
+    async with session_scope(create_sessionmaker(engine)) as session:
+        for kind, rows in (("decision", [decision_row(d) for d in decisions]),
+                           ("attempt", [attempt_row(a) for a in attempts])):
+            await session.execute(insert_ignoring_duplicates(engine.dialect.name, TABLES[kind]), rows)
     await migrate.upgrade(engine)
     costs = await analytics.get_cost_analysis(time_window_hours=80, now=NOW)
     assert Decimal(repr(costs["total_cost_usd"])) == sum((a.cost_usd for a in attempts), Decimal(0))

@@ -17,10 +17,17 @@ from app.store.rows import Kind, Row, attempt_row, decision_row, health_row
 from tests.store import factories
 
 
-async def migrated(path: Path) -> AsyncEngine:
+async def migrated(path: Path, revision: str | None = None) -> AsyncEngine:
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await migrate.upgrade_locked(engine, path.parent / f"{path.name}.lock")
+    if revision is None:
+        await migrate.upgrade_locked(engine, path.parent / f"{path.name}.lock")
+    else:
+        await migrate.upgrade(engine, revision)
     return engine
+
+
+ROLLUPS = [f"{family}_{grain}" for grain in ("hourly", "daily")
+           for family in ("analytics_attempts", "analytics_failures", "analytics_decisions")]
 
 
 def sample_rows() -> dict[Kind, list[Row]]:
@@ -52,7 +59,9 @@ async def stored(engine: AsyncEngine, table: str) -> list[tuple[object, ...]]:
 
 
 async def test_cells_match_sqlalchemys_own_insert(tmp_path: Path) -> None:
-    ours, theirs = await migrated(tmp_path / "ours.db"), await migrated(tmp_path / "theirs.db")
+    # theirs: SQLAlchemy's own insert into the schema whose row triggers kept the roll-ups
+    ours = await migrated(tmp_path / "ours.db")
+    theirs = await migrated(tmp_path / "theirs.db", "0003_analytics")
     try:
         rows = sample_rows()
         async with session_scope(create_sessionmaker(ours)) as session:
@@ -65,9 +74,10 @@ async def test_cells_match_sqlalchemys_own_insert(tmp_path: Path) -> None:
             table = repo.TABLES[kind].name
             assert await stored(ours, table) == await stored(theirs, table)
             assert len(await stored(ours, table)) == len(rows[kind])
-        # the analytics rollups the triggers keep are the same too
-        rollup = "analytics_attempts_hourly"
-        assert await stored(ours, rollup) == await stored(theirs, rollup)
+        # the roll-ups the writer adds per batch are the ones the row triggers kept
+        for rollup in ROLLUPS:
+            assert await stored(ours, rollup) == await stored(theirs, rollup), rollup
+            assert await stored(ours, rollup), rollup
     finally:
         await ours.dispose()
         await theirs.dispose()
@@ -78,12 +88,20 @@ async def test_a_batch_over_several_slices_counts_only_new_rows(tmp_path: Path) 
     try:
         sessions = create_sessionmaker(engine)
         records = [factories.decision() for _ in range(2 * repo.SQLITE_SLICE + 7)]
+        # already stored: rows at the start and in the middle of the second slice
+        first = records[:5] + records[repo.SQLITE_SLICE + 3:repo.SQLITE_SLICE + 6]
         async with session_scope(sessions) as session:
-            assert await repo.insert_rows(session, "decision", [decision_row(r) for r in records[:5]]) == 5
+            assert await repo.insert_rows(session, "decision", [decision_row(r) for r in first]) == 8
         async with session_scope(sessions) as session:
             added = await repo.insert_rows(session, "decision", [decision_row(r) for r in records])
-        assert added == len(records) - 5
+        assert added == len(records) - 8
+        async with session_scope(sessions) as session:  # a replayed spool: nothing new
+            assert await repo.insert_rows(session, "decision", [decision_row(r) for r in records]) == 0
         async with engine.connect() as conn:
             assert (await conn.execute(sa.text("SELECT count(*) FROM decisions"))).scalar() == len(records)
+            # each stored decision is rolled up exactly once, skipped replays not at all
+            for grain in ("hourly", "daily"):
+                total = await conn.execute(sa.text(f"SELECT sum(decisions) FROM analytics_decisions_{grain}"))
+                assert total.scalar() == len(records)
     finally:
         await engine.dispose()
