@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
+from bench.bench_routing import cpu_seconds
 from bench.loadgen import LoadResult, drive, free_port, start_uvicorn, stop
 
 MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
@@ -32,10 +33,11 @@ GOAL = 0.60
 SIMULATOR_KEY = {"authorization": "Bearer bench-key"}  # the simulator wants a key
 
 
-def line(name: str, c: int, r: LoadResult, direct: LoadResult) -> str:
+def line(name: str, c: int, r: LoadResult, direct: LoadResult, cpu_s: float | None) -> str:
     add50, add99 = r.pct(0.5) - direct.pct(0.5), r.pct(0.99) - direct.pct(0.99)
+    cpu = f"{1e6 * cpu_s / r.requests:>9.0f}" if cpu_s is not None and r.requests else f"{'-':>9}"
     return (f"{name:<22}{c:>4}{r.rps:>10.0f}{r.pct(0.5):>9.2f}{r.pct(0.99):>9.2f}"
-            f"{add50:>+11.2f}{add99:>+11.2f}{r.errors:>8}")
+            f"{add50:>+11.2f}{add99:>+11.2f}{r.errors:>8}{cpu}")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -50,10 +52,12 @@ async def run(args: argparse.Namespace) -> int:
                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp.name}/router.db", "ROUTER_DATA_DIR": tmp.name,
                "ROUTER_LOG_LEVEL": "WARNING"}
         procs.append(start_uvicorn("app.main:create_app", ours_port, env))
+        pids = {"router /execute": procs[-1].pid}
         upstream = str(catalog.providers["deepseek"].base_url).rstrip("/")  # already the simulator's
         for port, client in ((bare_port, "httpx"), (direct_port, "aiohttp")):
             procs.append(start_uvicorn("bench.passthrough_app:create_passthrough_app", port, {
                 "PASSTHROUGH_UPSTREAM": f"{upstream}/chat/completions", "PASSTHROUGH_CLIENT": client}))
+            pids["bare pass-through" if client == "httpx" else "pass-through, aiohttp"] = procs[-1].pid
         targets = {
             "simulator (direct)": (f"{upstream}/chat/completions", PROVIDER_BODY),
             "bare pass-through": (f"http://127.0.0.1:{bare_port}/passthrough", PROVIDER_BODY),
@@ -61,22 +65,28 @@ async def run(args: argparse.Namespace) -> int:
             "router /execute": (f"http://127.0.0.1:{ours_port}/api/brain/ai-assistant/execute", EXECUTE_BODY),
         }
         print(f"{'target':<22}{'c':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>11}{'+p99 ms':>11}"
-              f"{'errors':>8}")
+              f"{'errors':>8}{'CPU us/req':>11}")
         ratios: dict[int, float] = {}
         for c in args.concurrency:
             # Interleaved one-second slices, so a neighbour's load spike hits every target alike.
+            # Each server's CPU time (/proc, its threads included) per request, steadier than req/s.
             results = {name: LoadResult(0, 0, 0.0, []) for name in targets}
+            cpu = dict.fromkeys(pids, 0.0)
             for _ in range(max(1, round(args.seconds))):
                 for name, (url, body) in targets.items():
-                    part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.2,
+                    await drive(url, body, concurrency=c, seconds=0.0, warmup_s=0.2, headers=SIMULATOR_KEY)
+                    cpu0 = cpu_seconds(pids[name]) if name in pids else 0.0
+                    part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.0,
                                       headers=SIMULATOR_KEY)
+                    if name in pids:
+                        cpu[name] += cpu_seconds(pids[name]) - cpu0
                     total = results[name]
                     results[name] = LoadResult(total.requests + part.requests, total.errors + part.errors,
                                                total.seconds + part.seconds,
                                                total.latencies_ms + part.latencies_ms)
             direct = results["simulator (direct)"]
             for name, result in results.items():
-                print(line(name, c, result, direct))
+                print(line(name, c, result, direct, cpu.get(name)))
             ours = results["router /execute"].rps
             ratios[c] = ours / results["bare pass-through"].rps
             strict = ours / results["pass-through, aiohttp"].rps
