@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from app.api.body import install_openapi
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import install_error_handlers
 from app.api.fastpath import FastRoutes
+from app.api.otel import telemetry_kwargs
 from app.config.loader import load_catalog
 from app.config.settings import Settings
 from app.context import ServiceContext
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        **telemetry_kwargs(os.environ),
     )
     install_error_handlers(app)
     install_openapi(app, RouteRequest, ExecuteRequest, ChatCompletionRequest)
