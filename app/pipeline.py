@@ -13,7 +13,7 @@ from app.execution.fallback import Admitter, execute_chain
 from app.execution.invokers import AdapterInvoker
 from app.execution.result import ExecutionResult, finish
 from app.execution.schemas import ExecuteRequest
-from app.execution.telemetry import count_attempt, count_request
+from app.execution.telemetry import child, count_attempt, count_request
 from app.metrics import DECISION_LATENCY
 from app.providers.messages import chat_request
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
@@ -57,7 +57,7 @@ def decide(ctx: ServiceContext, request: RouteRequest) -> RoutingDecision:
             decision_id, exc.details, tenant=request.tenant, user=request.user,
         ))
         raise
-    DECISION_LATENCY.labels(decision.strategy.value).observe(time.perf_counter() - started)
+    child(DECISION_LATENCY, decision.strategy).observe(time.perf_counter() - started)
     return decision
 
 
