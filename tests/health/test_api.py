@@ -37,3 +37,16 @@ def test_an_ejection_shows_in_the_endpoint_and_the_metrics(client: TestClient) -
     assert 'llm_router_provider_health{provider="cohere"} 0.0' in metrics.text
     assert client.post("/api/brain/ai-assistant/route",
                        json={"task_type": "rag", "budget": "medium"}).json()["primary_provider"] != "cohere"
+
+
+def test_a_decision_is_counted_in_the_decision_latency_histogram_by_strategy(client: TestClient) -> None:
+    def count(text: str, strategy: str) -> float:
+        prefix = f'llm_router_decision_latency_seconds_count{{strategy="{strategy}"}} '
+        return sum(float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+
+    body = client.post("/api/brain/ai-assistant/route", json={"task_type": "chat", "budget": "low"}).json()
+    strategy = body["routing_strategy"]
+    before = count(client.get("/metrics").text, strategy)
+    for _ in range(3):
+        client.post("/api/brain/ai-assistant/route", json={"task_type": "chat", "budget": "low"})
+    assert count(client.get("/metrics").text, strategy) == before + 3
