@@ -85,3 +85,20 @@ def test_record_and_response_share_one_excluded_list(index: CatalogIndex) -> Non
     assert record.excluded is excluded and explain.decision_payload(d, excluded)["excluded"] is excluded
     assert DecisionRecord.from_decision(d).excluded == excluded == [e.to_dict() for e in d.excluded]
     assert len(excluded) > 0
+
+
+def test_no_key_exclusions_are_shared_per_candidate_and_carry_the_public_fields(catalog: Catalog) -> None:
+    index = CatalogIndex(catalog)
+    keyed = frozenset(catalog.providers) - {"deepseek", "mistral"}
+    ask = {"task_type": TaskType.CHAT, "budget": BudgetTier.LOW, "keyed_providers": keyed}
+    a, b = decide(index, input_tokens=2000, **ask), decide(index, input_tokens=900, **ask)
+    no_key_a = [e for e in a.excluded if e.reason.value == "no_key"]
+    no_key_b = [e for e in b.excluded if e.reason.value == "no_key"]
+    assert {e.provider for e in no_key_a} == {"deepseek", "mistral"}
+    assert all(x is y for x, y in zip(no_key_a, no_key_b, strict=True))
+    for e in no_key_a:
+        assert e.to_dict() == {"provider": e.provider, "model": e.model, "region": e.region.value,
+                               "reason": "no_key", "detail": "no API key configured for this provider"}
+    # a candidate of another index (a refreshed one) gets its own exclusion, with its own fields
+    other = CatalogIndex(catalog).candidates[0]
+    assert index.no_key_exclusion(other).to_dict()["model"] == other.model

@@ -70,10 +70,7 @@ def decide(
             ))
             continue
         if keyed_providers is not None and cand.provider not in keyed_providers:
-            excluded.append(Exclusion(
-                cand.provider, cand.model, cand.region, ExclusionReason.NO_KEY,
-                "no API key configured for this provider",
-            ))
+            excluded.append(index.no_key_exclusion(cand))
             continue
         ph = health.get(cand.provider)
         if ph is None or (ph.state is CircuitState.CLOSED and not ph.degraded):

@@ -65,6 +65,14 @@ class CatalogIndex:
             )
             for task in TaskType
         }
+        # A provider without a key is excluded alike from every decision: one shared exclusion per
+        # candidate (by identity: every candidate a decision walks is one of these), so its public
+        # dict is built once, as the static exclusions' are.
+        self._no_key: dict[int, Exclusion] = {
+            id(c): Exclusion(c.provider, c.model, c.region, ExclusionReason.NO_KEY,
+                             "no API key configured for this provider")
+            for c in self.candidates
+        }
         self._static: dict[StaticKey, StaticResult] = {}
 
     def _build_candidates(self) -> list[Candidate]:
@@ -104,6 +112,14 @@ class CatalogIndex:
             if limit is None or tokens <= limit:
                 return i
         return max(len(self.context_limits) - 1, 0)
+
+    def no_key_exclusion(self, cand: Candidate) -> Exclusion:
+        """The shared `no_key` exclusion of one of this index's candidates."""
+        hit = self._no_key.get(id(cand))
+        if hit is None or hit.model != cand.model or hit.provider != cand.provider:
+            return Exclusion(cand.provider, cand.model, cand.region, ExclusionReason.NO_KEY,
+                             "no API key configured for this provider")
+        return hit
 
     def static(self, key: StaticKey) -> StaticResult:
         """The memoised static filtering and scoring for this combination of constraints."""
