@@ -1,4 +1,4 @@
-"""Analytics over the stored records: SQL aggregates (raw edges + trigger-kept roll-ups), cost and
+"""Analytics over the stored records: SQL aggregates (raw edges + roll-ups kept per batch), cost and
 savings against the baseline, recommendations, export, and the `RoutingAnalytics` library API.
 
 spec.py / tables.py   roll-up definitions and tables;   window.py   how a window is covered

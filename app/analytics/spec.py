@@ -8,8 +8,8 @@ CONFLICT DO NOTHING skips is not rolled up, so roll-ups count each record exactl
 The migration holds a frozen copy of these definitions (a test checks the two agree); the
 queries use them to project raw rows into the same columns for the edges of a window.
 
-`{r}` in an expression stands for the source row (`NEW` in a SQLite row trigger, the
-transition table in a PostgreSQL statement trigger, the table itself in a query).
+`{r}` in an expression stands for the source row (the transition table in a PostgreSQL
+statement trigger, the batch's new rows of the table on SQLite, the table itself in a query).
 """
 
 from __future__ import annotations
