@@ -12,9 +12,7 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-import asyncpg
-
-if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set
+if TYPE_CHECKING:  # redis only with REDIS_URL, asyncpg only with PostgreSQL (not for SQLite)
     from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
@@ -77,6 +75,10 @@ class PostgresLeaderLock:
     """pg_try_advisory_lock on a connection of its own: held while that session lives."""
 
     def __init__(self, dsn: str, name: str) -> None:
+        import asyncpg
+
+        self._asyncpg = asyncpg
+        self._errors = (OSError, asyncpg.PostgresError, TimeoutError)
         self.dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
         self.key = advisory_key(name)
         self._conn: Any = None
@@ -86,12 +88,12 @@ class PostgresLeaderLock:
         try:
             if self._conn is None or self._conn.is_closed():
                 self._held = False
-                self._conn = await asyncpg.connect(self.dsn, timeout=3)
+                self._conn = await self._asyncpg.connect(self.dsn, timeout=3)
             if self._held:
                 await self._conn.fetchval("SELECT 1")  # the lease lives as long as the session
             else:
                 self._held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
-        except (OSError, asyncpg.PostgresError, TimeoutError):
+        except self._errors:
             await self.release()
             return False
         return self._held
@@ -99,7 +101,7 @@ class PostgresLeaderLock:
     async def release(self) -> None:
         conn, self._conn, self._held = self._conn, None, False
         if conn is not None:
-            with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+            with contextlib.suppress(*self._errors):
                 await conn.close(timeout=2)
 
 

@@ -103,8 +103,8 @@ def test_llm_router_serve_exits_with_the_upgrade_message(
 
 # Each costs start-up time and memory and is needed only in some deployments: Alembic when the
 # schema is behind, redis with REDIS_URL, google-auth (and cryptography) with application default
-# credentials.
-OPTIONAL_MODULES = ("alembic", "redis", "google.auth", "cryptography")
+# credentials, asyncpg with PostgreSQL.
+OPTIONAL_MODULES = ("alembic", "redis", "google.auth", "cryptography", "asyncpg")
 LIFESPAN = """
 import asyncio, json, sys
 from app.config.settings import Settings
