@@ -68,9 +68,8 @@ def chain_entry(decision: RoutingDecision, scored: Scored) -> dict[str, Any]:
     """One `chain[]` entry: a copy of the candidate's memoised entry with this request's cost."""
     template = _ENTRIES.get(scored, decision.task_type, lambda: _entry_template(decision, scored))
     entry = template.copy()
-    cand = scored.candidate
-    entry["estimated_cost_usd"] = round(
-        (decision.input_tokens * cand.input_price_f + decision.output_tokens * cand.output_price_f) / 1e6, 6)
+    cost = scored.candidate.estimate_cost_float(decision.input_tokens, decision.output_tokens)
+    entry["estimated_cost_usd"] = round(cost, 6)
     return entry
 
 
