@@ -56,6 +56,9 @@ class DecisionRecord:
     primary_model: str | None = None
     chain: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[dict[str, Any]] = field(default_factory=list)
+    # How many leading `excluded` entries are the ones every decision with these constraints
+    # shares (the store keeps those once, as an exclusion set).
+    shared_excluded: int = 0
     estimated_cost_usd: Decimal | None = None
     baseline_cost_usd: Decimal | None = None
     tenant: str | None = None
@@ -93,6 +96,7 @@ class DecisionRecord:
             input_tokens=i, output_tokens=o, status=status, strategy=decision.strategy,
             primary_provider=primary.provider, primary_model=primary.model, chain=chain,
             excluded=[e.to_dict() for e in decision.excluded] if excluded is None else excluded,
+            shared_excluded=decision.shared_excluded,
             estimated_cost_usd=primary.estimate_cost(i, o),
             baseline_cost_usd=decision.baseline_cost_usd,
             tenant=decision.tenant, user=decision.user,

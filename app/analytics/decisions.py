@@ -14,6 +14,7 @@ from app.analytics.money import usd
 from app.analytics.tables import ATTEMPTS, DECISIONS
 from app.analytics.window import Window
 from app.errors import InputInvalid
+from app.store.exclusion_sets import whole_list, with_shared_exclusions
 
 MAX_PAGE = 200
 
@@ -56,7 +57,7 @@ def decision_payload(row: Any, attempts: list[dict[str, Any]]) -> dict[str, Any]
         "primary_provider": row.primary_provider,
         "primary_model": row.primary_model,
         "chain": row.chain,
-        "excluded": row.excluded,
+        "excluded": whole_list(row.excluded_shared, row.excluded),
         "estimated_cost_usd": None if row.estimated_cost_usd is None else usd(row.estimated_cost_usd),
         "estimated_baseline_cost_usd": None if row.baseline_cost_usd is None else usd(row.baseline_cost_usd),
         "attempts": attempts,
@@ -79,9 +80,11 @@ def decisions_query(
     window: Window, *, tenant: str | None = None, task_type: str | None = None,
     provider: str | None = None, status: str | None = None,
 ) -> sa.Select[Any]:
-    """Decisions in the window matching the filters, newest first (ties by id)."""
+    """Decisions in the window matching the filters, newest first (ties by id), each with its
+    exclusion set's entries (`excluded_shared`)."""
     d = DECISIONS.c
-    stmt = sa.select(DECISIONS).where(d.created_at >= window.start, d.created_at < window.end)
+    stmt = with_shared_exclusions(sa.select(DECISIONS), DECISIONS).where(
+        d.created_at >= window.start, d.created_at < window.end)
     if tenant is not None:
         stmt = stmt.where(d.tenant == tenant)
     if task_type is not None:

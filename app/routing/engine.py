@@ -129,6 +129,7 @@ def decide(
         baseline_output_price=catalog.baseline.output_price,
         eligible_count=eligible or len(opened),
         panic=panic,
+        shared_excluded=len(static.excluded),
         tenant=tenant,
         user=user,
         extra=extra,

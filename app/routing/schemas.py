@@ -201,6 +201,9 @@ class RoutingDecision:
     baseline_output_price: Decimal
     eligible_count: int = 0
     panic: bool = False
+    # The first `shared_excluded` of `excluded` are the memoised static exclusions, the same for
+    # every decision with these constraints (the store keeps them once).
+    shared_excluded: int = 0
     tenant: str | None = None
     user: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

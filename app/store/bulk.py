@@ -1,27 +1,42 @@
-"""PostgreSQL batch insert: one INSERT … SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING.
+"""PostgreSQL batch insert: the batch as one array of the table's own row type.
 
-The writer's batches go through here on PostgreSQL. A batch travels as one array per column
-(asyncpg encodes them in C) instead of one bound parameter per cell, which costs the service a
-fifth of the CPU of a multi-row VALUES insert, and statement-level triggers run once per batch.
-Values get the same treatment the column types give them elsewhere: money quantized to 10
-places, timestamps required to be timezone-aware, JSON serialised with orjson.
+    INSERT INTO t SELECT * FROM unnest($1::t[]) ON CONFLICT DO NOTHING
+
+The writer's batches go through here on PostgreSQL. Each row travels as one tuple in the order
+of the table's columns on the server (read once per engine from the catalog: a column added by
+a later migration comes last there, whatever the model says), and asyncpg encodes the array of
+records in C with each column's binary codec. Compared with one array per column this skips
+the driver's check of every cell for a nested array (a third less CPU on the service per row),
+and statement-level triggers still run once per batch. Values get the same treatment the
+column types give them elsewhere: money quantized to 10 places, timestamps required to be
+timezone-aware, JSON serialised with orjson.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.store.types import MONEY_SCALE, Money, UtcDateTime, UuidText
+from app.store.types import MONEY_SCALE, Money, UtcDateTime
 
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 Convert = Callable[[Any], Any]
+Plan = tuple[sa.TextClause, tuple[tuple[str, Convert | None], ...]]
+# Per engine (its dialect object), per table: the column order differs between databases.
+_plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
+
+COLUMN_ORDER = sa.text(
+    "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:table AS regclass) "
+    "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+)
 
 
 def _money(value: Any) -> Decimal | None:
@@ -40,53 +55,43 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _pg_type(column: sa.Column[Any]) -> tuple[str, str, Convert | None]:
-    """(array element type, cast in the SELECT, converter) for one column."""
-    col_type = column.type
-    if isinstance(col_type, UuidText):
-        return "uuid", "", None
-    if isinstance(col_type, Money):
-        return "numeric", "", _money
-    if isinstance(col_type, UtcDateTime):
-        return "timestamptz", "", _aware
-    if isinstance(col_type, sa.JSON):
-        return "text", "::json", _json
-    if isinstance(col_type, sa.Boolean):
-        return "bool", "", None
-    if isinstance(col_type, sa.SmallInteger):
-        return "int2", "", None
-    if isinstance(col_type, sa.Integer):
-        return "int8", "", None
-    if isinstance(col_type, sa.Float):
-        return "float8", "", None
-    if isinstance(col_type, sa.String):
-        return "text", "", None
-    raise TypeError(f"no array mapping for {column.table.name}.{column.name} ({col_type!r})")
+def _converter(column: sa.Column[Any]) -> Convert | None:
+    """What a value of this column goes through before the driver's codec (None: nothing)."""
+    if isinstance(column.type, Money):
+        return _money
+    if isinstance(column.type, UtcDateTime):
+        return _aware
+    if isinstance(column.type, sa.JSON):
+        return _json
+    return None
 
 
-@cache
-def _plan(table: sa.Table) -> tuple[sa.TextClause, tuple[str, ...], tuple[Convert | None, ...]]:
-    names = tuple(c.name for c in table.columns)
-    kinds = [_pg_type(c) for c in table.columns]
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, (kind, _, _) in zip(names, kinds, strict=True))
-    select = ", ".join(f"u.{name}{cast}" for name, (_, cast, _) in zip(names, kinds, strict=True))
-    # Only our own table and column names go into the text; every value is a bound array.
-    # The count of new rows comes back as one number, not one row per id.
-    sql = (
-        f"WITH added AS (INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
-        f"SELECT {select} FROM unnest({arrays}) AS u({', '.join(names)}) "
-        f"ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added"
-    )
-    return sa.text(sql), names, tuple(conv for _, _, conv in kinds)
+async def _plan(session: AsyncSession, table: sa.Table) -> Plan:
+    dialect = session.get_bind().dialect
+    plans = _plans.setdefault(dialect, {})
+    plan = plans.get(table.name)
+    if plan is None:
+        order = (await session.execute(COLUMN_ORDER, {"table": table.name})).scalars().all()
+        if sorted(order) != sorted(c.name for c in table.columns):
+            raise RuntimeError(f"table {table.name} on the server has columns {sorted(order)}, "
+                               f"the code expects {sorted(c.name for c in table.columns)}: "
+                               "run `llm-router db upgrade`")
+        # Only our own table name goes into the text; the rows are one bound value.
+        # The count of new rows comes back as one number, not one row per id.
+        sql = sa.text(
+            f"WITH added AS (INSERT INTO {table.name} "  # noqa: S608
+            f"SELECT * FROM unnest(CAST(:rows AS {table.name}[])) "
+            "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added"
+        )
+        plan = plans[table.name] = (sql, tuple((name, _converter(table.c[name])) for name in order))
+    return plan
 
 
-def unnest_insert(
-    table: sa.Table, rows: Sequence[dict[str, Any]]
-) -> tuple[sa.TextClause, dict[str, list[Any]]]:
-    """The statement and its parameters (one list per column) for inserting these rows."""
-    stmt, names, converters = _plan(table)
-    params: dict[str, list[Any]] = {}
-    for name, convert in zip(names, converters, strict=True):
-        values = [row[name] for row in rows]
-        params[name] = values if convert is None else [convert(v) for v in values]
-    return stmt, params
+async def unnest_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert these rows (a missing key is NULL), skipping conflicts; how many were new."""
+    stmt, columns = await _plan(session, table)
+    records = [
+        tuple(row.get(name) if convert is None else convert(row.get(name)) for name, convert in columns)
+        for row in rows
+    ]
+    return int((await session.execute(stmt, {"rows": records})).scalar_one())

@@ -55,6 +55,12 @@ class Decision(Base):
     primary_provider: Mapped[str | None] = mapped_column(sa.String)
     primary_model: Mapped[str | None] = mapped_column(sa.String)
     chain: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
+    # The exclusions shared by every decision with the same constraints are stored once, in
+    # exclusion_sets (by digest); `excluded` holds this decision's own ones after them (a model
+    # over the context window, a circuit open). A decision's whole list is the set's entries
+    # followed by `excluded` (app/store/exclusion_sets.py). Rows written before revision 0005
+    # have no set and their whole list in `excluded`.
+    excluded_set: Mapped[str | None] = mapped_column(sa.String(64))
     excluded: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
     estimated_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
     baseline_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
@@ -66,6 +72,20 @@ class Decision(Base):
         sa.Index(None, "tenant", "created_at"),
         sa.Index("uq_decisions_tenant_idempotency_key", "tenant", "idempotency_key", unique=True),
     )
+
+
+class ExclusionSet(Base):
+    """A list of exclusions shared by many decisions, stored once under its content's digest.
+
+    Decisions point at it by `excluded_set` without a foreign key, like attempts: the writer
+    inserts a batch's sets in the transaction that inserts its decisions, before them.
+    """
+
+    __tablename__ = "exclusion_sets"
+
+    digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    excluded: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class Attempt(Base):

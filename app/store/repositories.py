@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store.bulk import unnest_insert
 from app.store.bulk_sqlite import sqlite_params
+from app.store.exclusion_sets import EXCLUSION_SETS, set_rows
 from app.store.models import Attempt, Decision, HealthSnapshot
 from app.store.rollup_sqlite import roll_up
 from app.store.rows import Kind, Row
@@ -40,18 +41,24 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
-    On PostgreSQL one INSERT … SELECT FROM unnest per batch (app/store/bulk.py), so
+    On PostgreSQL one INSERT … SELECT FROM unnest(array of rows) per batch (app/store/bulk.py), so
     statement-level triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
     NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py), then the batch's new
     rows added to the analytics roll-ups in the same transaction (app/store/rollup_sqlite.py).
     """
     if not rows:
         return 0
-    table = TABLES[kind]
+    if kind == "decision":  # the exclusion sets they name, first (app/store/exclusion_sets.py)
+        await _insert(session, EXCLUSION_SETS, set_rows(rows))
+    return await _insert(session, TABLES[kind], rows)
+
+
+async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row]) -> int:
+    if not rows:
+        return 0
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
-        text, params = unnest_insert(table, rows)
-        return int((await session.execute(text, params)).scalar_one())
+        return await unnest_insert(session, table, rows)
     if dialect.name == "sqlite":
         # In slices, so converting a big batch never holds the event loop for long: the loop
         # serves requests while the driver's thread inserts each slice.

@@ -218,9 +218,11 @@ async def test_upgrade_rolls_up_records_stored_before_it(
 ) -> None:
     decisions, attempts = _random_records(seed=3, n=60, span_hours=72)
     await migrate.downgrade(engine, "0002")
-    # stored the way a version before the roll-ups did: plain inserts, nothing rolled up
+    # stored the way a version before the roll-ups did: plain inserts, nothing rolled up (and
+    # no exclusion sets, which came with revision 0005)
+    before_sets = [{k: v for k, v in decision_row(d).items() if k != "excluded_set"} for d in decisions]
     async with session_scope(create_sessionmaker(engine)) as session:
-        for kind, rows in (("decision", [decision_row(d) for d in decisions]),
+        for kind, rows in (("decision", before_sets),
                            ("attempt", [attempt_row(a) for a in attempts])):
             await session.execute(insert_ignoring_duplicates(engine.dialect.name, TABLES[kind]), rows)
     await migrate.upgrade(engine)

@@ -29,12 +29,18 @@ def settings_for(db_url: str, tmp_path: Path, **extra: Any) -> Settings:
 
 
 async def decisions_by_id(settings: Settings) -> dict[str, Decision]:
+    """The stored decisions, each with its whole exclusion list (its set's entries, then its own)."""
     from app.store.engine import create_engine, create_sessionmaker
+    from app.store.exclusion_sets import exclusions_of
 
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            return {d.id: d for d in (await session.scalars(sa.select(Decision))).all()}
+            stored = {d.id: d for d in (await session.scalars(sa.select(Decision))).all()}
+            whole = {i: await exclusions_of(session, d) for i, d in stored.items()}
+        for decision_id, decision in stored.items():  # detached now: nothing is written back
+            decision.excluded = whole[decision_id]
+        return stored
     finally:
         await engine.dispose()
 
@@ -67,7 +73,8 @@ async def test_every_answered_decision_is_stored(
         assert round(float(row.estimated_cost_usd), 6) == cost["estimated_cost_usd"]
         assert round(float(row.baseline_cost_usd), 6) == cost["baseline_cost_usd"]
         assert row.input_tokens == cost["input_tokens"] and row.output_tokens == cost["output_tokens"]
-        assert len(row.excluded) == len(answer["excluded"])
+        assert row.excluded == answer["excluded"]
+        assert row.excluded_set is not None  # the shared part is stored once, as a set
 
 
 async def test_a_rejected_request_is_stored_with_its_reasons(
