@@ -31,12 +31,41 @@ def digest(entries: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256(orjson.dumps(entries)).hexdigest()
 
 
+class DigestMemo:
+    """Digests of the entry lists seen lately, by the identity of their entries.
+
+    A decision's shared exclusions are the routing index's memoised dicts, the same objects for
+    every decision with those constraints (and never mutated), so a list whose entries are
+    those very objects has the digest computed for them before. Each memo keeps its entries
+    alive, so their ids cannot be reused by other objects while it is held. Lists of other
+    objects (a replayed spool line) just miss and are hashed.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._memo: dict[tuple[int, ...], tuple[list[dict[str, Any]], str]] = {}
+
+    def digest(self, entries: list[dict[str, Any]]) -> str:
+        key = tuple(map(id, entries))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]
+        if len(self._memo) >= self.size:
+            self._memo.clear()
+        value = digest(entries)
+        self._memo[key] = (entries, value)
+        return value
+
+
+MEMO = DigestMemo()
+
+
 def split_excluded(excluded: list[dict[str, Any]], shared: int) -> dict[str, Any]:
     """A decision row's exclusion columns: the first `shared` entries as a set, the rest its own."""
     if shared <= 0:
         return {"excluded_set": None, "excluded": excluded}
     entries = excluded[:shared]
-    return {"excluded_set": digest(entries), "excluded": excluded[shared:], SHARED_KEY: entries}
+    return {"excluded_set": MEMO.digest(entries), "excluded": excluded[shared:], SHARED_KEY: entries}
 
 
 def set_rows(decisions: Sequence[Row]) -> list[Row]:

@@ -22,6 +22,9 @@ def is_row_error(exc: BaseException) -> bool:
     """True when the rows themselves are bad (retrying cannot help); False for a sick database."""
     if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError | ValueError | TypeError):
         return True  # ValueError/TypeError: a value our own conversion refused
+    own = getattr(exc, "sqlstate", None)
+    if isinstance(own, str):  # the driver's own error, raised past SQLAlchemy (the batch COPY)
+        return own[:2] in {"22", "23"}
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return False

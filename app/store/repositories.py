@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.store.bulk import unnest_insert
+from app.store.bulk import copy_insert, unnest_insert
 from app.store.bulk_sqlite import sqlite_params
 from app.store.exclusion_sets import EXCLUSION_SETS, set_rows
 from app.store.models import Attempt, Decision, HealthSnapshot
@@ -41,7 +41,8 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
-    On PostgreSQL one INSERT … SELECT FROM unnest(array of rows) per batch (app/store/bulk.py), so
+    On PostgreSQL one binary COPY per batch, or when some rows are stored already one INSERT …
+    SELECT FROM unnest(array of rows) … ON CONFLICT DO NOTHING (app/store/bulk.py), so
     statement-level triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
     NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py), then the batch's new
     rows added to the analytics roll-ups in the same transaction (app/store/rollup_sqlite.py).
@@ -49,15 +50,19 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     if not rows:
         return 0
     if kind == "decision":  # the exclusion sets they name, first (app/store/exclusion_sets.py)
-        await _insert(session, EXCLUSION_SETS, set_rows(rows))
-    return await _insert(session, TABLES[kind], rows)
+        await _insert(session, EXCLUSION_SETS, set_rows(rows), fresh=False)
+    return await _insert(session, TABLES[kind], rows, fresh=True)
 
 
-async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row]) -> int:
+async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row], *, fresh: bool) -> int:
+    """`fresh`: rows with new ids, most likely not stored yet (records), as opposed to rows
+    that are often stored already (exclusion sets)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
+        if fresh:
+            return await copy_insert(session, table, rows)
         return await unnest_insert(session, table, rows)
     if dialect.name == "sqlite":
         # In slices, so converting a big batch never holds the event loop for long: the loop

@@ -133,8 +133,7 @@ class RecordWriter:
         self.stats.peak_queue = max(self.stats.peak_queue, depth)
         if depth >= self._spool_at:
             self._start_spooling(f"record queue at {depth} of {self.options.queue_size}")
-        else:
-            RECORD_QUEUE_DEPTH.set(depth)
+        # The depth gauge is set by the keeper every tick, not here on every request.
 
     # -- spooling --
 
@@ -256,10 +255,12 @@ class RecordWriter:
                 await self._backoff()
 
     async def _keep(self) -> None:
-        """Group-commit the spool (fsync at most every interval) and detect a stuck database."""
+        """Group-commit the spool (fsync at most every interval), detect a stuck database, and
+        keep the queue depth gauge current (at most a tick old)."""
         tick = min(0.05, self.options.fsync_interval_s or 0.05)
         while True:
             await asyncio.sleep(tick)
+            RECORD_QUEUE_DEPTH.set(len(self._queue))
             try:
                 if self._spool.due_for_sync():
                     await self._spool.sync()

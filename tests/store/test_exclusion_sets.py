@@ -20,7 +20,7 @@ from app.routing.schemas import RouteRequest
 from app.store import migrate
 from app.store import repositories as repo
 from app.store.engine import create_engine, create_sessionmaker, session_scope
-from app.store.exclusion_sets import SHARED_KEY, exclusions_of, set_rows
+from app.store.exclusion_sets import SHARED_KEY, DigestMemo, digest, exclusions_of, set_rows
 from app.store.models import Decision
 from app.store.rows import decision_row, decode, encode
 from tests.store import factories
@@ -141,3 +141,17 @@ def test_downgrade_folds_the_sets_back_into_the_decisions_on_postgres(
 ) -> None:
     stored = asyncio.run(_upgrade_store_downgrade(pg_empty_database(), DOWNGRADE_RECORDS))
     assert stored == {r.id: r.excluded for r in DOWNGRADE_RECORDS}
+
+
+def test_the_digest_memo_answers_by_identity_and_hashes_anything_else() -> None:
+    memo = DigestMemo(size=2)
+    entries = [excl("a1"), excl("a2")]
+    first = memo.digest(entries)
+    assert first == digest(entries)
+    assert memo.digest(list(entries)) == first  # the same objects in another list
+    equal_copies = [dict(e) for e in entries]
+    assert memo.digest(equal_copies) == first  # equal content, hashed: the same digest
+    other = [excl("b1")]
+    assert memo.digest(other) == digest(other) != first
+    # past its size it starts over rather than growing
+    assert len(memo._memo) <= 2
