@@ -15,8 +15,10 @@ timezone-aware, JSON serialised with orjson.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -29,7 +31,7 @@ from app.store.types import MONEY_SCALE, Money, UtcDateTime
 
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 Convert = Callable[[Any], Any]
-Plan = tuple[sa.TextClause, tuple[tuple[str, Convert | None], ...]]
+
 # Per engine (its dialect object), per table: the column order differs between databases.
 _plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
 
@@ -66,6 +68,32 @@ def _converter(column: sa.Column[Any]) -> Convert | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How rows of one table become records for the server: its column order there, a getter
+    taking the values in that order (in C), and the converters of the columns that need one."""
+
+    upsert: sa.TextClause
+    names: tuple[str, ...]
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]]
+    conversions: tuple[tuple[int, Convert], ...]
+
+    def records(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        out = []
+        for row in rows:
+            try:
+                values = self.getter(row)
+            except KeyError:  # a row written before one of the columns existed: NULL there
+                values = tuple(row.get(name) for name in self.names)
+            if self.conversions:
+                converted = list(values)
+                for index, convert in self.conversions:
+                    converted[index] = convert(converted[index])
+                values = tuple(converted)
+            out.append(values)
+        return out
+
+
 async def _plan(session: AsyncSession, table: sa.Table) -> Plan:
     dialect = session.get_bind().dialect
     plans = _plans.setdefault(dialect, {})
@@ -83,24 +111,17 @@ async def _plan(session: AsyncSession, table: sa.Table) -> Plan:
             f"SELECT * FROM unnest(CAST(:rows AS {table.name}[])) "
             "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added"
         )
-        plan = plans[table.name] = (sql, tuple((name, _converter(table.c[name])) for name in order))
+        converters = [_converter(table.c[name]) for name in order]
+        plan = plans[table.name] = Plan(
+            sql, tuple(order), operator.itemgetter(*order),
+            tuple((i, convert) for i, convert in enumerate(converters) if convert is not None))
     return plan
-
-
-Columns = tuple[tuple[str, Convert | None], ...]
-
-
-def _records(columns: Columns, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        tuple(row.get(name) if convert is None else convert(row.get(name)) for name, convert in columns)
-        for row in rows
-    ]
 
 
 async def unnest_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert these rows (a missing key is NULL), skipping conflicts; how many were new."""
-    stmt, columns = await _plan(session, table)
-    return int((await session.execute(stmt, {"rows": _records(columns, rows)})).scalar_one())
+    plan = await _plan(session, table)
+    return int((await session.execute(plan.upsert, {"rows": plan.records(rows)})).scalar_one())
 
 
 async def copy_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -111,14 +132,13 @@ async def copy_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dic
     """
     import asyncpg  # the driver of every PostgreSQL engine here; imported when one is used
 
-    _, columns = await _plan(session, table)
-    records = _records(columns, rows)
+    plan = await _plan(session, table)
+    records = plan.records(rows)
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection
     try:
         async with driver.transaction():  # a savepoint inside the session's transaction
-            await driver.copy_records_to_table(table.name, records=records,
-                                               columns=[name for name, _ in columns])
+            await driver.copy_records_to_table(table.name, records=records, columns=plan.names)
     except asyncpg.UniqueViolationError:
         return await unnest_insert(session, table, rows)
     return len(records)

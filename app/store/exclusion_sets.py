@@ -11,6 +11,7 @@ skipping those already stored.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,17 +44,19 @@ class DigestMemo:
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._memo: dict[tuple[int, ...], tuple[list[dict[str, Any]], str]] = {}
+        self._memo: dict[tuple[int, int, int], tuple[list[dict[str, Any]], str]] = {}
 
     def digest(self, entries: list[dict[str, Any]]) -> str:
-        key = tuple(map(id, entries))
+        if not entries:
+            return digest(entries)
+        key = (len(entries), id(entries[0]), id(entries[-1]))
         hit = self._memo.get(key)
-        if hit is not None:
+        if hit is not None and all(map(operator.is_, hit[0], entries)):
             return hit[1]
         if len(self._memo) >= self.size:
             self._memo.clear()
         value = digest(entries)
-        self._memo[key] = (entries, value)
+        self._memo[key] = (list(entries), value)
         return value
 
 
