@@ -54,10 +54,12 @@ class DecisionRecord:
     strategy: str | None = None
     primary_provider: str | None = None
     primary_model: str | None = None
+    # The chain's entries without their estimated cost, which follows from each entry's prices
+    # and the tokens (the store keeps one copy of each distinct chain; readers add the costs).
     chain: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[dict[str, Any]] = field(default_factory=list)
     # How many leading `excluded` entries are the ones every decision with these constraints
-    # shares (the store keeps those once, as an exclusion set).
+    # shares (the store keeps one copy of them).
     shared_excluded: int = 0
     estimated_cost_usd: Decimal | None = None
     baseline_cost_usd: Decimal | None = None
@@ -76,19 +78,12 @@ class DecisionRecord:
         """The record of a decision the engine made (submit it once, with its final status).
 
         On the request path of every /route: enum members are kept as they are (they are str),
-        chain entries are built directly, not through the response's rounding formatter, and
-        `excluded` is the response's list when the caller has built it (the entries are shared,
-        never mutated).
+        chain entries are the ranking's memoised ones (Scored.record_entry), and `excluded` is
+        the response's list when the caller has built it (the entries are shared, never mutated).
         """
         task = decision.task_type
         i, o = decision.input_tokens, decision.output_tokens
-        chain = [{
-            "provider": (c := s.candidate).provider, "model": c.model, "region": c.region,
-            "deployment": c.deployment, "input_price": c.input_price_f,
-            "output_price": c.output_price_f, "blended_price": c.blended_price_f,
-            "expected_quality": c.quality[task], "estimated_cost_usd": c.estimate_cost_float(i, o),
-            "score": s.score,
-        } for s in decision.chain]
+        chain = [s.record_entry(task) for s in decision.chain]
         primary = decision.chain[0].candidate
         return cls(
             id=decision.decision_id, task_type=task, budget=decision.budget, region=decision.region,

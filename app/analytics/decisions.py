@@ -14,7 +14,7 @@ from app.analytics.money import usd
 from app.analytics.tables import ATTEMPTS, DECISIONS
 from app.analytics.window import Window
 from app.errors import InputInvalid
-from app.store.exclusion_sets import whole_list, with_shared_exclusions
+from app.store.decision_lists import whole_chain, whole_excluded, with_lists
 
 MAX_PAGE = 200
 
@@ -56,8 +56,8 @@ def decision_payload(row: Any, attempts: list[dict[str, Any]]) -> dict[str, Any]
         "routing_strategy": row.strategy,
         "primary_provider": row.primary_provider,
         "primary_model": row.primary_model,
-        "chain": row.chain,
-        "excluded": whole_list(row.excluded_shared, row.excluded),
+        "chain": whole_chain(row.chain_entries, row.chain, row.input_tokens, row.output_tokens),
+        "excluded": whole_excluded(row.excluded_shared, row.excluded),
         "estimated_cost_usd": None if row.estimated_cost_usd is None else usd(row.estimated_cost_usd),
         "estimated_baseline_cost_usd": None if row.baseline_cost_usd is None else usd(row.baseline_cost_usd),
         "attempts": attempts,
@@ -81,9 +81,9 @@ def decisions_query(
     provider: str | None = None, status: str | None = None,
 ) -> sa.Select[Any]:
     """Decisions in the window matching the filters, newest first (ties by id), each with its
-    exclusion set's entries (`excluded_shared`)."""
+    lists' entries (`chain_entries`, `excluded_shared`)."""
     d = DECISIONS.c
-    stmt = with_shared_exclusions(sa.select(DECISIONS), DECISIONS).where(
+    stmt = with_lists(sa.select(DECISIONS), DECISIONS).where(
         d.created_at >= window.start, d.created_at < window.end)
     if tenant is not None:
         stmt = stmt.where(d.tenant == tenant)

@@ -147,6 +147,23 @@ class Scored:
     cost: float
     reliability: float
     preferred_by: tuple[str, ...]
+    _entry: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def record_entry(self, task: TaskType) -> dict[str, Any]:
+        """This model as a chain entry of the decision record (the same dict every time: a
+        Scored belongs to one task's memoised ranking). Its estimated cost depends on each
+        decision's tokens, so it is not here (app/store/decision_lists.py adds it back)."""
+        entry = self._entry
+        if entry is None:
+            c = self.candidate
+            entry = {
+                "provider": c.provider, "model": c.model, "region": c.region,
+                "deployment": c.deployment, "input_price": c.input_price_f,
+                "output_price": c.output_price_f, "blended_price": c.blended_price_f,
+                "expected_quality": c.quality[task], "score": self.score,
+            }
+            object.__setattr__(self, "_entry", entry)  # a cache on a frozen value
+        return entry
 
 
 @dataclass(slots=True)

@@ -54,12 +54,12 @@ class Decision(Base):
     strategy: Mapped[str | None] = mapped_column(sa.String(32))
     primary_provider: Mapped[str | None] = mapped_column(sa.String)
     primary_model: Mapped[str | None] = mapped_column(sa.String)
+    # A decision's chain and the exclusions it shares with every decision of the same
+    # constraints are stored once each, in decision_lists (by digest); `excluded` holds its own
+    # exclusions, after the shared ones (app/store/decision_lists.py). Rows written before
+    # revision 0005 have no digests and their whole lists in `chain` and `excluded`.
+    chain_set: Mapped[str | None] = mapped_column(sa.String(64))
     chain: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
-    # The exclusions shared by every decision with the same constraints are stored once, in
-    # exclusion_sets (by digest); `excluded` holds this decision's own ones after them (a model
-    # over the context window, a circuit open). A decision's whole list is the set's entries
-    # followed by `excluded` (app/store/exclusion_sets.py). Rows written before revision 0005
-    # have no set and their whole list in `excluded`.
     excluded_set: Mapped[str | None] = mapped_column(sa.String(64))
     excluded: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
     estimated_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
@@ -74,17 +74,17 @@ class Decision(Base):
     )
 
 
-class ExclusionSet(Base):
-    """A list of exclusions shared by many decisions, stored once under its content's digest.
+class DecisionList(Base):
+    """A chain or a list of exclusions shared by many decisions, stored once under its digest.
 
-    Decisions point at it by `excluded_set` without a foreign key, like attempts: the writer
-    inserts a batch's sets in the transaction that inserts its decisions, before them.
+    Decisions point at it by `chain_set` / `excluded_set` without a foreign key, like attempts:
+    the writer inserts a batch's lists in the transaction that inserts its decisions, first.
     """
 
-    __tablename__ = "exclusion_sets"
+    __tablename__ = "decision_lists"
 
     digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    excluded: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(json_column(), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False)
 
 

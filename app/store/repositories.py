@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store.bulk import copy_insert, unnest_insert
 from app.store.bulk_sqlite import sqlite_params
-from app.store.exclusion_sets import EXCLUSION_SETS, set_rows
+from app.store.decision_lists import DECISION_LISTS, list_rows
 from app.store.models import Attempt, Decision, HealthSnapshot
 from app.store.rollup_sqlite import roll_up
 from app.store.rows import Kind, Row
@@ -49,14 +49,14 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     """
     if not rows:
         return 0
-    if kind == "decision":  # the exclusion sets they name, first (app/store/exclusion_sets.py)
-        await _insert(session, EXCLUSION_SETS, set_rows(rows), fresh=False)
+    if kind == "decision":  # the chains and exclusions they name, first (app/store/decision_lists.py)
+        await _insert(session, DECISION_LISTS, list_rows(rows), fresh=False)
     return await _insert(session, TABLES[kind], rows, fresh=True)
 
 
 async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row], *, fresh: bool) -> int:
     """`fresh`: rows with new ids, most likely not stored yet (records), as opposed to rows
-    that are often stored already (exclusion sets)."""
+    that are often stored already (decision lists)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import orjson
 
 from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
-from app.store.exclusion_sets import split_excluded
+from app.store.decision_lists import list_columns
 
 Kind = Literal["decision", "attempt", "health"]
 KINDS: tuple[Kind, ...] = ("decision", "attempt", "health")
@@ -36,7 +36,7 @@ def decision_row(r: DecisionRecord) -> Row:
         "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
         "status": _text(r.status), "strategy": r.strategy,
         "primary_provider": r.primary_provider, "primary_model": r.primary_model,
-        "chain": r.chain, **split_excluded(r.excluded, r.shared_excluded),
+        **list_columns(r.chain, r.excluded, r.shared_excluded),
         "estimated_cost_usd": r.estimated_cost_usd, "baseline_cost_usd": r.baseline_cost_usd,
         "idempotency_key": r.idempotency_key, "variant": r.variant,
     }

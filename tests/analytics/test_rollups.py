@@ -219,8 +219,10 @@ async def test_upgrade_rolls_up_records_stored_before_it(
     decisions, attempts = _random_records(seed=3, n=60, span_hours=72)
     await migrate.downgrade(engine, "0002")
     # stored the way a version before the roll-ups did: plain inserts, nothing rolled up (and
-    # no exclusion sets, which came with revision 0005)
-    before_sets = [{k: v for k, v in decision_row(d).items() if k != "excluded_set"} for d in decisions]
+    # the lists inline: decision lists came with revision 0005)
+    lists = {"chain_set", "chain_entries", "excluded_set", "excluded_shared"}
+    before_sets = [{**{k: v for k, v in decision_row(d).items() if k not in lists},
+                    "chain": d.chain, "excluded": d.excluded} for d in decisions]
     async with session_scope(create_sessionmaker(engine)) as session:
         for kind, rows in (("decision", before_sets),
                            ("attempt", [attempt_row(a) for a in attempts])):

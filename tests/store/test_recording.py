@@ -29,17 +29,17 @@ def settings_for(db_url: str, tmp_path: Path, **extra: Any) -> Settings:
 
 
 async def decisions_by_id(settings: Settings) -> dict[str, Decision]:
-    """The stored decisions, each with its whole exclusion list (its set's entries, then its own)."""
+    """The stored decisions, each with its whole chain and exclusions (as the readers see them)."""
+    from app.store.decision_lists import lists_of
     from app.store.engine import create_engine, create_sessionmaker
-    from app.store.exclusion_sets import exclusions_of
 
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
             stored = {d.id: d for d in (await session.scalars(sa.select(Decision))).all()}
-            whole = {i: await exclusions_of(session, d) for i, d in stored.items()}
+            whole = {i: await lists_of(session, d) for i, d in stored.items()}
         for decision_id, decision in stored.items():  # detached now: nothing is written back
-            decision.excluded = whole[decision_id]
+            decision.chain, decision.excluded = whole[decision_id]
         return stored
     finally:
         await engine.dispose()
@@ -67,6 +67,9 @@ async def test_every_answered_decision_is_stored(
         assert row.primary_provider == answer["primary_provider"]
         assert row.primary_model == answer["primary_model"]
         assert [c["provider"] for c in row.chain] == [c["provider"] for c in answer["chain"]]
+        # each entry's cost, added back from its prices and the tokens, is the one answered
+        assert [round(c["estimated_cost_usd"], 6) for c in row.chain] == [
+            c["estimated_cost_usd"] for c in answer["chain"]]
         assert row.strategy == answer["routing_strategy"]
         cost = answer["estimated_cost"]
         assert row.estimated_cost_usd is not None and row.baseline_cost_usd is not None
@@ -74,7 +77,7 @@ async def test_every_answered_decision_is_stored(
         assert round(float(row.baseline_cost_usd), 6) == cost["baseline_cost_usd"]
         assert row.input_tokens == cost["input_tokens"] and row.output_tokens == cost["output_tokens"]
         assert row.excluded == answer["excluded"]
-        assert row.excluded_set is not None  # the shared part is stored once, as a set
+        assert row.excluded_set is not None and row.chain_set is not None  # stored once each
 
 
 async def test_a_rejected_request_is_stored_with_its_reasons(

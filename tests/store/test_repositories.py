@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store import repositories as repo
+from app.store.decision_lists import lists_of
 from app.store.engine import create_sessionmaker, session_scope
-from app.store.exclusion_sets import exclusions_of
 from app.store.models import Attempt, Decision
 from app.store.rows import attempt_row, decision_row, health_row
 from tests.store import factories
@@ -36,9 +36,7 @@ async def test_decision_and_attempts_round_trip(engine: AsyncEngine) -> None:
         assert stored.estimated_cost_usd == Decimal("0.0000000123")
         assert stored.created_at == created
         assert stored.created_at.tzinfo is not None and stored.created_at.utcoffset() == dt.timedelta(0)
-        assert stored.chain == rec.chain
-        assert await exclusions_of(session, stored) == rec.excluded
-        assert stored.excluded[0]["reason"] == "budget"
+        assert await lists_of(session, stored) == (rec.chain, rec.excluded)
         assert stored.end_user == "u-1" and stored.status == "routed"
         got = await repo.attempts_of(session, rec.id)
         assert [a.attempt_order for a in got] == [0, 1]
