@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -84,13 +84,34 @@ def list_columns(chain: Entries, excluded: Entries, shared: int) -> Row:
     return columns
 
 
-def list_rows(decisions: Sequence[Row]) -> list[Row]:
-    """The distinct lists a batch of decision rows refers to, as decision_lists rows."""
+class StoredLists:
+    """Digests of lists committed by this process lately: a batch naming only those sends none.
+
+    Add digests only after the transaction that stored them has committed. Bounded: past its
+    size it starts over (a list sent again is skipped by ON CONFLICT DO NOTHING).
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._digests: set[str] = set()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._digests
+
+    def add(self, names: Iterable[str]) -> None:
+        if len(self._digests) >= self.size:
+            self._digests.clear()
+        self._digests.update(names)
+
+
+def list_rows(decisions: Sequence[Row], stored: Container[str] = ()) -> list[Row]:
+    """The distinct lists a batch of decision rows refers to, as decision_lists rows, but for
+    those known to be `stored`."""
     lists: dict[str, Row] = {}
     for row in decisions:
         for column, key in (("chain_set", CHAIN_KEY), ("excluded_set", SHARED_KEY)):
             name = row.get(column)
-            if name is None or name in lists:
+            if name is None or name in lists or name in stored:
                 continue
             entries = row.get(key)
             if entries is None:

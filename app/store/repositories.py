@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +37,8 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
-async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) -> int:
+async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
+                      stored_lists: Container[str] = ()) -> int:
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
@@ -46,11 +47,13 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row]) ->
     statement-level triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
     NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py), then the batch's new
     rows added to the analytics roll-ups in the same transaction (app/store/rollup_sqlite.py).
+    The chains and shared exclusions decisions name go in first, once each (those stored are
+    skipped; those in `stored_lists`, known to be committed, are not even sent).
     """
     if not rows:
         return 0
     if kind == "decision":  # the chains and exclusions they name, first (app/store/decision_lists.py)
-        await _insert(session, DECISION_LISTS, list_rows(rows), fresh=False)
+        await _insert(session, DECISION_LISTS, list_rows(rows, stored_lists), fresh=False)
     return await _insert(session, TABLES[kind], rows, fresh=True)
 
 

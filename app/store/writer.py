@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_DROPPED, RECORDS_REJECTED, RECORDS_WRITTEN, SPOOL_DEPTH
 from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
+from app.store.decision_lists import StoredLists
 from app.store.engine import session_scope
 from app.store.failures import (
     DEAD_LETTER_FILE,
@@ -88,6 +89,7 @@ class RecordWriter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stored_lists = StoredLists()
 
     # -- the RecordSink port (synchronous, never blocks on the database) --
 
@@ -388,7 +390,10 @@ class RecordWriter:
             by_kind[kind].append(row)
         async with session_scope(self._sessions) as session:
             for kind in KINDS:  # decisions first, so a reader never sees attempts without one
-                await insert_rows(session, kind, by_kind[kind])
+                await insert_rows(session, kind, by_kind[kind], self._stored_lists)
+        # committed: later batches naming these lists need not send them again
+        self._stored_lists.add(row[column] for row in by_kind["decision"]
+                               for column in ("chain_set", "excluded_set") if row.get(column))
 
     async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
         """One row per transaction, to find the invalid ones and store all the others."""

@@ -23,6 +23,7 @@ from app.store.decision_lists import (
     CHAIN_KEY,
     SHARED_KEY,
     DigestMemo,
+    StoredLists,
     chain_with_costs,
     digest,
     list_rows,
@@ -196,3 +197,16 @@ def test_downgrade_folds_the_lists_back_into_the_decisions_on_postgres(
 ) -> None:
     stored = asyncio.run(_upgrade_store_downgrade(pg_empty_database(), DOWNGRADE_RECORDS))
     assert stored == {r.id: (whole_chain(r), r.excluded) for r in DOWNGRADE_RECORDS}
+
+
+def test_lists_known_to_be_stored_are_not_sent_again() -> None:
+    rows = [decision_row(record(SHARED_A, [])), decision_row(record(SHARED_B, []))]
+    stored = StoredLists(size=3)
+    assert len(list_rows(rows, stored)) == 3  # CHAIN_A, SHARED_A, SHARED_B
+    stored.add([rows[0]["chain_set"], rows[0]["excluded_set"]])
+    assert list_rows(rows, stored) == [
+        {"digest": rows[1]["excluded_set"], "entries": SHARED_B, "created_at": rows[1]["created_at"]}]
+    stored.add([rows[1]["excluded_set"], "another"])
+    assert list_rows(rows, stored) == []
+    stored.add(["one more"])  # past its size: starts over rather than growing
+    assert "one more" in stored and rows[0]["chain_set"] not in stored
