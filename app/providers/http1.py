@@ -1,0 +1,348 @@
+"""A lean HTTP/1.1 client for the providers' whole (non-streamed) replies.
+
+aiohttp's `ClientSession.request` cost about 220 us of CPU per call at concurrency 1 here (120 at
+16): request and response objects, header multidicts, a writer task, timers and tracing hooks,
+about a fifth of /execute's CPU. A provider call needs only this: POST the bytes on a kept-alive
+connection, then read status, headers and a size-capped body. This does that with asyncio's
+transports and httptools' parser (uvicorn's, already installed): ~40 us. Streams and every other
+call stay on httpx over aiohttp (app/providers/transport.py).
+
+The contract is the aiohttp path's (tests/providers/test_transport.py runs both): no redirects
+followed, no cookies, gzip and deflate decoded (the cap applies after decoding), TLS with the
+client's context, and the same httpx exceptions for the same failures: refused, reset or closed
+before an answer -> ConnectError, cut short inside the answer -> ReadError or RemoteProtocolError,
+silent for `sock_read` -> ReadTimeout, no connection in time -> ConnectTimeout or PoolTimeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import urlsplit
+
+import httptools
+import httpx
+from multidict import CIMultiDict
+
+from app.providers.errors import ErrorClass, ProviderError
+
+DEFAULT_HEADERS = (("accept", "*/*"), ("accept-encoding", "gzip, deflate"), ("user-agent", "llm-router"))
+DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a URL's connections go, and what its request line and Host header say."""
+
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+    target: str
+
+
+def origin_of(url: str) -> Origin:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url!r}")
+    default = 443 if parts.scheme == "https" else 80
+    port = parts.port or default
+    host_header = parts.hostname if port == default else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:  # an IPv6 literal keeps its brackets in the Host header
+        host_header = f"[{parts.hostname}]" if port == default else f"[{parts.hostname}]:{port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Origin(parts.scheme, parts.hostname, port, host_header, target)
+
+
+class Connection(asyncio.Protocol):
+    """One kept-alive connection; at most one exchange at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.idle_since = 0.0
+        self.waiter: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]] | None = None
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.cap = 0
+        self.headers_done = False
+        self.delimited = False  # the body has a length or chunks, so EOF before its end is a cut
+        self.received = False
+        self.keep_alive = False
+        self.last_read = 0.0
+        self.read_timeout = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.error: ProviderError | None = None
+
+    # -- asyncio.Protocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiter is None:  # nothing was asked: the connection cannot be trusted any more
+            self.close()
+            return
+        self.received = True
+        self.last_read = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:  # a callback's error comes back wrapped in one
+            self._fail(self.error or httpx.RemoteProtocolError(f"malformed response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is None or self.waiter.done():
+            return
+        if self.headers_done and not self.delimited:  # a body that ends with the connection
+            self.keep_alive = False
+            self._finish()
+        elif not self.received:
+            self._fail(httpx.ConnectError(f"server disconnected ({exc or 'closed'})"))
+        elif self.headers_done:
+            self._fail(httpx.ReadError(f"connection closed inside the body ({exc or 'closed'})"))
+        else:
+            self._fail(httpx.RemoteProtocolError(f"connection closed inside the headers ({exc or 'closed'})"))
+
+    # -- httptools callbacks --
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.headers_done = True
+        names = {name.lower() for name, _ in self.headers}
+        self.delimited = b"content-length" in names or b"transfer-encoding" in names or (
+            self.status in (204, 304))
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self.size > self.cap:
+            self.error = ProviderError(ErrorClass.INVALID_RESPONSE, f"response over {self.cap} bytes")
+            raise self.error  # stops the parser
+        self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:  # informational: the answer follows
+            self.headers, self.headers_done, self.delimited = [], False, False
+            return
+        self.keep_alive = self.parser.should_keep_alive()
+        self._finish()
+
+    # -- the exchange --
+
+    def send(self, data: bytes, *, cap: int, read_timeout: float
+             ) -> asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]]:
+        """Write one request; the future resolves to (status, raw headers, raw body)."""
+        assert self.transport is not None
+        self.waiter = self.loop.create_future()
+        self.status, self.headers, self.chunks, self.size, self.cap = 0, [], [], 0, cap
+        self.headers_done = self.delimited = self.received = False
+        self.error = None
+        self.read_timeout = read_timeout
+        self.last_read = self.loop.time()
+        self.timer = self.loop.call_at(self.last_read + read_timeout, self._check_silence)
+        self.transport.write(data)
+        return self.waiter
+
+    def _check_silence(self) -> None:
+        """aiohttp's sock_read: fail when nothing arrived for `read_timeout`, else look again later."""
+        due = self.last_read + self.read_timeout
+        if self.loop.time() >= due:
+            self.timer = None
+            self._fail(httpx.ReadTimeout(f"no data for {self.read_timeout:.2f} s"))
+        else:
+            self.timer = self.loop.call_at(due, self._check_silence)
+
+    def _finish(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        self._stop_timer()
+        if waiter is not None and not waiter.done():
+            waiter.set_result((self.status, self.headers, b"".join(self.chunks)))
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        self._stop_timer()
+        self.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def close(self) -> None:
+        """Abort the connection; an exchange still waiting is cancelled (its caller has gone)."""
+        self.closed = True
+        self._stop_timer()
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class Http1Pool:
+    """Kept-alive connections per origin; at most `limit` busy at once (callers beyond it wait)."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None, limit: int, keepalive_s: float | None) -> None:
+        self.ssl_context = ssl_context
+        self.limit = limit
+        self.keepalive_s = keepalive_s
+        self.idle: dict[tuple[str, str, int], deque[Connection]] = {}
+        self.busy: set[Connection] = set()
+        self.waiting: deque[asyncio.Future[None]] = deque()
+        self._origins: dict[str, Origin] = {}
+
+    def origin(self, url: str) -> Origin:
+        found = self._origins.get(url)
+        if found is None:
+            if len(self._origins) > 4096:
+                self._origins.clear()
+            found = self._origins[url] = origin_of(url)
+        return found
+
+    async def post(self, url: str, headers: Mapping[str, str], content: bytes, *, connect_s: float | None,
+                   pool_s: float | None, read_s: float | None, cap: int
+                   ) -> tuple[int, CIMultiDict[str], bytes]:
+        """POST `content` and read the whole answer: status, headers and the decoded body."""
+        origin = self.origin(url)
+        lines = [f"POST {origin.target} HTTP/1.1", f"host: {origin.host_header}"]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                raise ValueError(f"header {name!r} holds a line break")
+            lines.append(f"{name}: {value}")
+        given = {name.lower() for name in headers}
+        lines += [f"{name}: {value}" for name, value in DEFAULT_HEADERS if name not in given]
+        lines.append(f"content-length: {len(content)}\r\n\r\n")
+        request = "\r\n".join(lines).encode("latin-1") + content
+        conn = await self._acquire(origin, connect_s=connect_s, pool_s=pool_s)
+        try:
+            status, raw_headers, body = await conn.send(request, cap=cap, read_timeout=read_s or 3600.0)
+        except BaseException:
+            self._discard(conn)
+            raise
+        if conn.keep_alive and not conn.closed:
+            self._release(origin, conn)
+        else:
+            self._discard(conn)
+        reply_headers: CIMultiDict[str] = CIMultiDict(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers)
+        encoding = reply_headers.get("content-encoding", "").strip().lower()
+        if encoding and encoding != "identity":
+            body = decoded(body, encoding, cap)
+        return status, reply_headers, body
+
+    async def _acquire(self, origin: Origin, *, connect_s: float | None, pool_s: float | None) -> Connection:
+        loop = asyncio.get_running_loop()
+        idle = self.idle.get((origin.scheme, origin.host, origin.port))
+        while idle:
+            conn = idle.pop()  # the most recently used is the least likely to have been closed
+            expired = self.keepalive_s is not None and loop.time() - conn.idle_since > self.keepalive_s
+            if conn.closed or expired:
+                conn.close()
+                continue
+            self.busy.add(conn)
+            return conn
+        if len(self.busy) >= self.limit:
+            await self._wait_for_slot(loop, pool_s)
+        conn = Connection(loop)
+        self.busy.add(conn)
+        try:
+            async with asyncio.timeout(connect_s):
+                await loop.create_connection(
+                    lambda: conn, origin.host, origin.port,
+                    ssl=self._ssl() if origin.scheme == "https" else None,
+                    server_hostname=origin.host if origin.scheme == "https" else None)
+        except TimeoutError:
+            self._discard(conn)
+            raise httpx.ConnectTimeout(
+                f"no connection to {origin.host_header} within {connect_s} s") from None
+        except OSError as exc:
+            self._discard(conn)
+            raise httpx.ConnectError(f"cannot connect to {origin.host_header}: {exc}") from exc
+        except BaseException:
+            self._discard(conn)
+            raise
+        return conn
+
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, pool_s: float | None) -> None:
+        try:
+            async with asyncio.timeout(pool_s):
+                while len(self.busy) >= self.limit:
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    self.waiting.append(waiter)
+                    try:
+                        await waiter
+                    except BaseException:
+                        if waiter.done() and not waiter.cancelled():
+                            self._wake_one()  # woken but leaving: pass the free slot on
+                        raise
+                    finally:
+                        if waiter in self.waiting:
+                            self.waiting.remove(waiter)
+        except TimeoutError:
+            raise httpx.PoolTimeout(f"no connection free within {pool_s} s") from None
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self.ssl_context is None:
+            self.ssl_context = ssl.create_default_context()
+        return self.ssl_context
+
+    def _release(self, origin: Origin, conn: Connection) -> None:
+        self.busy.discard(conn)
+        conn.idle_since = conn.loop.time()
+        self.idle.setdefault((origin.scheme, origin.host, origin.port), deque()).append(conn)
+        self._wake_one()
+
+    def _discard(self, conn: Connection) -> None:
+        conn.close()
+        if conn in self.busy:
+            self.busy.discard(conn)
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def close(self) -> None:
+        """Abort every connection, idle or busy."""
+        for conn in list(self.busy):
+            conn.close()
+        for idle in self.idle.values():
+            for conn in idle:
+                conn.close()
+        self.busy.clear()
+        self.idle.clear()
+
+
+def decoded(body: bytes, encoding: str, cap: int) -> bytes:
+    """The body per Content-Encoding, refusing more than `cap` bytes once decoded."""
+    wbits = DECODERS.get(encoding)
+    if wbits is None:
+        raise ProviderError(ErrorClass.INVALID_RESPONSE, f"unsupported content-encoding {encoding!r}")
+    try:
+        decoder = zlib.decompressobj(wbits)
+        out = decoder.decompress(body, cap + 1)
+        if encoding == "deflate" and not out and body:  # raw deflate without the zlib header
+            decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = decoder.decompress(body, cap + 1)
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"cannot decode the {encoding} body: {exc}") from exc
+    if len(out) > cap or decoder.unconsumed_tail:
+        raise ProviderError(ErrorClass.INVALID_RESPONSE, f"response over {cap} bytes")
+    return out
