@@ -9,14 +9,15 @@ from uuid_utils import uuid7
 
 from app.context import ServiceContext
 from app.errors import NoEligibleProvider
-from app.execution.fallback import Admitter, execute_chain
+from app.execution.bookkeeping import Bookkeeping, Observer
+from app.execution.fallback import Admitter, ChainOutcome, execute_chain
 from app.execution.invokers import AdapterInvoker
 from app.execution.result import ExecutionResult, finish
 from app.execution.schemas import ExecuteRequest
-from app.execution.telemetry import child, count_attempt, count_request
+from app.execution.telemetry import child, count_request
 from app.metrics import DECISION_LATENCY
 from app.providers.messages import chat_request
-from app.records import AttemptRecord, DecisionRecord, DecisionStatus, Outcome
+from app.records import DecisionRecord, DecisionStatus
 from app.routing.explain import decision_payload, excluded_payload
 from app.routing.schemas import RouteRequest, RoutingDecision
 from app.tenancy.admission import admit, bind_tenant
@@ -76,8 +77,22 @@ def health_admission(ctx: ServiceContext, decision: RoutingDecision) -> Admitter
 async def execute(ctx: ServiceContext, request: ExecuteRequest) -> ExecutionResult:
     """Route, call the chain with fallback, record the decision and every attempt, update metrics.
 
+    Everything is done when it returns; `execute_answer_first` leaves a success's bookkeeping
+    to the caller, to run once the answer is sent.
+    """
+    result, bookkeeping = await execute_answer_first(ctx, request)
+    await bookkeeping()
+    return result
+
+
+async def execute_answer_first(ctx: ServiceContext, request: ExecuteRequest
+                               ) -> tuple[ExecutionResult, Bookkeeping]:
+    """`execute`, with a success's health observation, records, metrics and budget settlement
+    returned as bookkeeping for the caller to run (app/execution/bookkeeping.py).
+
     Raises ProviderRejectedRequest (a 4xx the request caused) or AllProvidersFailed (502); both
-    are recorded first. Health sees each attempt as it ends, so concurrent requests learn at once.
+    are recorded first. Health sees each failed attempt as it ends, so concurrent requests learn
+    at once.
     """
     # Role and content are all chat_request reads (model_dump would copy every message first).
     chat = chat_request(({"role": m.role, "content": m.content} for m in request.messages or ()),
@@ -88,31 +103,37 @@ async def execute(ctx: ServiceContext, request: ExecuteRequest) -> ExecutionResu
     deadline_s = request.deadline_s or ctx.catalog.retries.deadline_s
     admission = await admit(ctx, request, decision, deadline_s=deadline_s)
     decision = admission.decision
-    health = ctx.health
-
-    def observe(attempt: AttemptRecord, retry_after_s: float | None) -> None:
-        count_attempt(attempt)
-        if health is not None and attempt.outcome is not Outcome.SKIPPED:
-            health.observe(attempt, retry_after_s=retry_after_s)
-
+    observer = Observer(ctx.health)
     if ctx.providers is None:
         raise RuntimeError("the provider pool is not open (the lifespan builds it)")
     try:
         outcome = await execute_chain(decision, AdapterInvoker(ctx.providers, chat),
                                       retries=ctx.catalog.retries, deadline_s=request.deadline_s,
-                                      observe=observe, admit=health_admission(ctx, decision))
+                                      observe=observer, admit=health_admission(ctx, decision))
     except BaseException:
+        observer.flush()
         admission.abandon()
         raise
     done = finish(outcome, chat, chars_per_token=ctx.catalog.defaults.chars_per_token)
-    await admission.settle(outcome.attempts)
-    succeeded = isinstance(done, ExecutionResult)
-    ctx.recorder.submit_decision(DecisionRecord.from_decision(
-        decision, status=DecisionStatus.SUCCEEDED if succeeded else DecisionStatus.FAILED))
-    ctx.recorder.submit_attempts(outcome.attempts)
-    label = "success" if succeeded else ("rejected" if outcome.rejected else "failed")
-    count_request(decision, outcome.attempts, done if isinstance(done, ExecutionResult) else None,
-                  label, outcome.latency_ms)
     if isinstance(done, ExecutionResult):
-        return done
+        result = done
+
+        async def bookkeeping() -> None:
+            observer.flush()
+            record_execution(ctx, decision, outcome, result, "success")
+            await admission.settle(outcome.attempts)
+
+        return result, bookkeeping
+    observer.flush()
+    await admission.settle(outcome.attempts)
+    record_execution(ctx, decision, outcome, None, "rejected" if outcome.rejected else "failed")
     raise done
+
+
+def record_execution(ctx: ServiceContext, decision: RoutingDecision, outcome: ChainOutcome,
+                     result: ExecutionResult | None, label: str) -> None:
+    """The decision with its final status and every attempt, to the store and the metrics."""
+    ctx.recorder.submit_decision(DecisionRecord.from_decision(
+        decision, status=DecisionStatus.SUCCEEDED if result is not None else DecisionStatus.FAILED))
+    ctx.recorder.submit_attempts(outcome.attempts)
+    count_request(decision, outcome.attempts, result, label, outcome.latency_ms)

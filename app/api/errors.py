@@ -18,7 +18,7 @@ from app.errors import RouterError
 log = logging.getLogger(__name__)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     # Decimal bounds of a validation error (e.g. a USD limit's `ge`) must not turn a 422 into a 500.
     if isinstance(value, Decimal):
         return float(value)
@@ -28,7 +28,7 @@ def _json_default(value: Any) -> Any:
 def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response serialised with orjson (the request path's one serialiser)."""
     return Response(
-        orjson.dumps(body, default=_json_default), status_code=status_code, headers=headers,
+        orjson.dumps(body, default=json_default), status_code=status_code, headers=headers,
         media_type="application/json",
     )
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app import pipeline
+from app.api.answer import AnsweredResponse
 from app.api.body import json_body, parse_body
 from app.api.deps import context_of
-from app.api.errors import json_response
 from app.execution.schemas import ExecuteRequest
 
 router = APIRouter(prefix="/api/brain/ai-assistant", tags=["execution"])
@@ -43,9 +43,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 async def execute_request(request: Request) -> Response:
     """Run `messages` or `prompt` on the best provider for the constraints, falling back along the chain."""
     body = await parse_body(request, ExecuteRequest)
-    result = await pipeline.execute(context_of(request), body)
-    return json_response(result.to_dict(), headers={
+    result, bookkeeping = await pipeline.execute_answer_first(context_of(request), body)
+    return AnsweredResponse(result.to_dict(), {
         "x-router-decision-id": result.decision_id,
         "x-router-provider": result.provider,
         "x-router-model": result.model,
-    })
+    }, bookkeeping)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.api.answer import AnsweredResponse
 from app.api.body import json_body
 from app.api.deps import context_of
 from app.api.errors import json_response
@@ -78,11 +79,12 @@ async def chat_completions(request: Request) -> Response:
             relay = await service.open_stream(ctx, prep)
             return EventStreamResponse(relay.events(), headers={**prep.headers(), **relay.headers()},
                                        on_close=relay.aclose)
-        result = await service.complete(ctx, prep)
+        result, bookkeeping = await service.complete(ctx, prep)
     except RouterError as exc:
         return router_error_response(exc, prep.headers() if prep is not None else None)
-    return json_response(service.answer(prep, result), headers={
-        **prep.headers(), "x-router-provider": result.provider, "x-router-model": result.model})
+    return AnsweredResponse(service.answer(prep, result), {
+        **prep.headers(), "x-router-provider": result.provider, "x-router-model": result.model},
+        bookkeeping)
 
 
 @router.get("/models", summary="`auto` and every catalog model as `provider/model`", responses=MODELS)

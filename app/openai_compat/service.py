@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app import metrics, pipeline
+from app.execution.bookkeeping import Bookkeeping, Observer
 from app.execution.fallback import AttemptObserver, ChainOutcome, execute_chain
 from app.execution.invokers import AdapterInvoker
 from app.execution.result import ExecutionResult, attempt_payload, failure, finish
-from app.execution.telemetry import count_attempt, count_request
+from app.execution.telemetry import count_request
 from app.openai_compat.hints import Hints, resolve_hints
 from app.openai_compat.pinning import Pin, decide_pinned, pinned_entry, resolve_model, task_for_pin
 from app.openai_compat.streaming import Concluded, StreamEnd, StreamInvoker, StreamRelay
@@ -72,8 +73,9 @@ async def prepare(ctx: ServiceContext, body: ChatCompletionRequest, headers: Map
         if task is not hints.task:
             hints = Hints(task, f"{hints.task_source}>pinned", hints.budget, hints.budget_source,
                           hints.region, hints.requires_sla, hints.requires_compliance)
-    chat = chat_request((m.model_dump() for m in body.messages), max_tokens=body.output_cap,
-                        temperature=body.temperature)
+    # Role and content are all chat_request reads (model_dump would copy every message first).
+    chat = chat_request(({"role": m.role, "content": m.content} for m in body.messages),
+                        max_tokens=body.output_cap, temperature=body.temperature)
     route = hints.route_request(body)
     if pin is None:
         decision = pipeline.decide(ctx, route)
@@ -83,14 +85,27 @@ async def prepare(ctx: ServiceContext, body: ChatCompletionRequest, headers: Map
     return Prepared(body, hints, pin, admission.decision, admission, chat)
 
 
-async def complete(ctx: ServiceContext, prep: Prepared) -> ExecutionResult:
-    """The whole answer from the first provider of the chain that gives one."""
-    outcome = await _run_chain(ctx, prep, AdapterInvoker(_pool(ctx), prep.chat), _observer(ctx))
+async def complete(ctx: ServiceContext, prep: Prepared) -> tuple[ExecutionResult, Bookkeeping]:
+    """The whole answer from the first provider of the chain that gives one, with the bookkeeping
+    (health, records, metrics, budget) the caller runs once the answer is sent."""
+    observer = Observer(ctx.health)
+    try:
+        outcome = await _run_chain(ctx, prep, AdapterInvoker(_pool(ctx), prep.chat), observer)
+    except BaseException:
+        observer.flush()
+        raise
     done = finish(outcome, prep.chat, chars_per_token=ctx.catalog.defaults.chars_per_token)
-    await prep.admission.settle(outcome.attempts)
     if isinstance(done, ExecutionResult):
-        _record(ctx, prep, outcome, done, "success")
-        return done
+        result = done
+
+        async def bookkeeping() -> None:
+            observer.flush()
+            _record(ctx, prep, outcome, result, "success")
+            await prep.admission.settle(outcome.attempts)
+
+        return result, bookkeeping
+    observer.flush()
+    await prep.admission.settle(outcome.attempts)
     _record(ctx, prep, outcome, None, "rejected" if outcome.rejected else "failed")
     raise done
 
@@ -112,7 +127,7 @@ async def open_stream(ctx: ServiceContext, prep: Prepared) -> StreamRelay:
 
     Raises like `complete` when every provider fails before its first chunk (nothing was sent).
     """
-    observe = _observer(ctx)
+    observe = Observer(ctx.health).observe
 
     def defer_success(attempt: AttemptRecord, retry_after_s: float | None) -> None:
         if attempt.outcome is not Outcome.SUCCESS:  # the winner is observed when its stream ends
@@ -167,17 +182,6 @@ def _pool(ctx: ServiceContext) -> ProviderPool:
     if ctx.providers is None:
         raise RuntimeError("the provider pool is not open (the lifespan builds it)")
     return ctx.providers
-
-
-def _observer(ctx: ServiceContext) -> AttemptObserver:
-    health = ctx.health
-
-    def observe(attempt: AttemptRecord, retry_after_s: float | None) -> None:
-        count_attempt(attempt)
-        if health is not None and attempt.outcome is not Outcome.SKIPPED:
-            health.observe(attempt, retry_after_s=retry_after_s)
-
-    return observe
 
 
 async def _run_chain(ctx: ServiceContext, prep: Prepared, invoker: AdapterInvoker | StreamInvoker,

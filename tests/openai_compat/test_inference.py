@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.config.catalog import Catalog
 from app.config.enums import BudgetTier, Region, TaskType
 from app.errors import BadRequest
 from app.openai_compat.errors import ModelNotFound
 from app.openai_compat.hints import resolve_hints
-from app.openai_compat.inference import LONG_DOCUMENT_CHARS, infer_task
+from app.openai_compat.inference import (
+    CODE_ASK,
+    CODE_FENCE,
+    CODE_LINES,
+    LONG_DOCUMENT_CHARS,
+    RULES,
+    infer_task,
+)
 from app.openai_compat.pinning import resolve_model, task_for_pin
 from app.openai_compat.wire import ChatCompletionRequest
 from app.routing.schemas import ChatMessage
@@ -103,3 +112,31 @@ def test_unsupported_options_are_refused_and_ignored_ones_are_named() -> None:
     assert caught.value.details["param"] == "response_format"
     request(response_format={"type": "text"}, tools=[], n=1).check_supported()
     assert request(top_p=0.5, seed=3, stop=["\n"]).ignored() == ["top_p", "stop", "seed"]
+
+
+def by_regex_alone(ask: str, system: str) -> str:
+    """The rules as plain scans, without the word pre-check infer_task uses to skip them."""
+    both = f"{system}\n{ask}"
+    if CODE_FENCE.search(ask) or CODE_LINES.search(ask) or CODE_ASK.search(both):
+        return "code"
+    for pattern, _words, _task, rule in RULES:
+        if pattern.search(both):
+            return rule
+    return "default"
+
+
+# Pieces that make the rules match, miss by a letter, or fold case oddly (U+017F is a long s).
+PIECES = ["Translate", "into FRENCH", "in german.", "summarise", "TL;DR", "tldr", "Key Points",
+          "based on the following documents", "using the provided context", "Context:", "search the web",
+          "look it up online", "latest news", "current weather", "right now", "PROVE", "step-by-step",
+          "solve for x", "how many apples if", "riddle", "write a function", "Fix this bug",
+          "stack trace", "segfault", "\u017fummarize", "\u0130", "\u212aey points", "\n", " ", ".", "?",
+          "the", "what", "circuit breaker", "reasons", "stepped", "translator", "sources:"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12), st.lists(st.sampled_from(PIECES), max_size=4))
+def test_skipping_scans_by_their_words_never_changes_the_rule(ask: list[str], system: list[str]) -> None:
+    ask_text, system_text = " ".join(ask), " ".join(system)
+    messages = user(ask_text, system=system_text or None)
+    assert infer_task(messages).rule == by_regex_alone(ask_text, system_text)
