@@ -4,7 +4,8 @@ engine.py      async engine and session scope (SQLite embedded, PostgreSQL in pr
 types.py       exact money, UTC times and JSON that behave the same on both databases
 models.py      the tables;   migrations/   their Alembic history;   migrate.py   applying it
 repositories.py  queries (flush only; the caller's session scope commits)
-bulk.py        PostgreSQL batch insert of an array of rows (the writer's fast path)
+bulk.py        PostgreSQL batch insert: binary COPY, or an array of rows ON CONFLICT DO NOTHING
+decision_lists.py  chains and shared exclusions stored once each, by digest
 rows.py        records as rows and as spool lines
 writer.py      the durable write-behind RecordSink;   spool.py   its on-disk overflow
 failures.py    bad rows vs a sick database, and the dead-letter file
