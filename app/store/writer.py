@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_DROPPED, RECORDS_REJECTED, RECORDS_WRITTEN, SPOOL_DEPTH
 from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
 from app.store.decision_lists import StoredLists
-from app.store.engine import session_scope
 from app.store.failures import (
     DEAD_LETTER_FILE,
     append_dead_letter,
@@ -38,8 +37,8 @@ from app.store.failures import (
     wrap_row,
 )
 from app.store.options import WriterOptions
-from app.store.repositories import insert_rows
-from app.store.rows import KINDS, Kind, Record, Row, decode, encode, to_row
+from app.store.repositories import insert_batch
+from app.store.rows import Kind, Record, Row, decode, encode, to_row
 from app.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -385,15 +384,7 @@ class RecordWriter:
         return True
 
     async def _insert(self, rows: list[tuple[Kind, Row]]) -> None:
-        by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
-        for kind, row in rows:
-            by_kind[kind].append(row)
-        async with session_scope(self._sessions) as session:
-            for kind in KINDS:  # decisions first, so a reader never sees attempts without one
-                await insert_rows(session, kind, by_kind[kind], self._stored_lists)
-        # committed: later batches naming these lists need not send them again
-        self._stored_lists.add(row[column] for row in by_kind["decision"]
-                               for column in ("chain_set", "excluded_set") if row.get(column))
+        await insert_batch(self._sessions, rows, self._stored_lists)
 
     async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
         """One row per transaction, to find the invalid ones and store all the others."""
