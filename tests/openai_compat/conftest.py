@@ -19,6 +19,7 @@ from app.commands.demo import placeholder_keys, write_catalog
 from app.config.catalog import Catalog
 from app.config.settings import Settings
 from app.simulator import SimulatorServer
+from app.store.decision_lists import lists_of
 from app.store.engine import create_engine, create_sessionmaker
 from app.store.repositories import attempts_of, get_decision
 from tests.execution.service import ServiceThread
@@ -62,7 +63,8 @@ class Running:
         return [c["provider"] for c in decision["chain"]]
 
     def stored(self, decision_id: str, *, attempts: int, timeout_s: float = 10) -> tuple[Any, list[Any]]:
-        """The decision row and its attempt rows, once the write-behind writer has committed them."""
+        """The decision row (with its whole chain and exclusions, as readers see them) and its
+        attempt rows, once the write-behind writer has committed them."""
         deadline = time.monotonic() + timeout_s
         while True:
             decision, rows = asyncio.run(self._read(decision_id))
@@ -74,7 +76,12 @@ class Running:
         engine = create_engine(self.db_url)
         try:
             async with create_sessionmaker(engine)() as session:
-                return await get_decision(session, decision_id), await attempts_of(session, decision_id)
+                decision = await get_decision(session, decision_id)
+                lists = None if decision is None else await lists_of(session, decision)
+                attempts = await attempts_of(session, decision_id)
+            if decision is not None and lists is not None:  # detached: nothing is written back
+                decision.chain, decision.excluded = lists
+            return decision, attempts
         finally:
             await engine.dispose()
 
