@@ -56,11 +56,13 @@ class DigestMemo:
         self._memo: dict[tuple[int, int, int], tuple[Entries, str]] = {}
 
     def digest(self, entries: Entries) -> str:
-        if not entries:
+        size = len(entries)
+        if not size:
             return digest(entries)
-        key = (len(entries), id(entries[0]), id(entries[-1]))
+        key = (size, id(entries[0]), id(entries[-1]))
         hit = self._memo.get(key)
-        if hit is not None and all(map(operator.is_, hit[0], entries)):
+        # The ends are the memo's own (live) objects if their ids match; check the middle.
+        if hit is not None and (size <= 2 or all(map(operator.is_, hit[0], entries))):
             return hit[1]
         if len(self._memo) >= self.size:
             self._memo.clear()
@@ -76,11 +78,11 @@ def list_columns(chain: Entries, excluded: Entries, shared: int) -> Row:
     """A decision row's list columns, with the lists' entries under their (non-column) keys."""
     columns: Row = {"chain_set": None, "chain": chain, "excluded_set": None, "excluded": excluded}
     if chain:
-        columns.update(chain_set=MEMO.digest(chain), chain=[], **{CHAIN_KEY: chain})
+        columns["chain_set"], columns["chain"], columns[CHAIN_KEY] = MEMO.digest(chain), [], chain
     if shared > 0:
         entries = excluded[:shared]
-        columns.update(excluded_set=MEMO.digest(entries), excluded=excluded[shared:],
-                       **{SHARED_KEY: entries})
+        columns["excluded_set"], columns["excluded"] = MEMO.digest(entries), excluded[shared:]
+        columns[SHARED_KEY] = entries
     return columns
 
 
