@@ -1,10 +1,15 @@
 """A/B: one endpoint served at once by two checkouts (e.g. a git worktree of an older commit and
-this one), the load alternating between them in 1-second slices; prints req/s and each server's
-CPU time per request (/proc, its threads included), steadier than req/s on a shared machine.
+this one), the load alternating between them in 1-second slices; prints req/s, p50/p99 and each
+server's CPU time per request (/proc, its threads included), steadier than req/s on a shared machine.
 
 Run: git worktree add /tmp/base <commit>
-     .venv/bin/python bench/bench_ab.py --base /tmp/base [--endpoint route|execute] [--slices 10]
-Both run with this venv; each imports `app` from its own tree and records to its own SQLite file.
+     .venv/bin/python bench/bench_ab.py --base /tmp/base [--endpoint route|execute|chat]
+         [--concurrency N ...] [--slices 10] [--auth]
+Both run with this venv as `llm-router serve` (python -m app.cli serve), each importing `app` from
+its own tree and recording to its own SQLite file. For execute and chat the provider simulator is
+the upstream and is also called directly in the same slices, so "added" is a server's p50 minus
+the simulator's own. chat is compare_litellm.py's request (a pinned model on
+/v1/chat/completions); --auth sets a master key on both servers and sends it.
 Records committed after a slice ends fall outside it (both servers alike).
 """
 
@@ -27,18 +32,22 @@ from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
 from bench.bench_routing import cpu_seconds
-from bench.loadgen import drive, free_port, stop
+from bench.loadgen import LoadResult, drive, free_port, stop
 
 MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
-BODIES: dict[str, dict[str, Any]] = {
-    "route": {"task_type": "chat", "budget": "low", "context_size": 2000},
-    "execute": {"task_type": "chat", "budget": "low", "messages": MESSAGES, "max_tokens": 64},
+ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "route": ("/api/brain/ai-assistant/route", {"task_type": "chat", "budget": "low", "context_size": 2000}),
+    "execute": ("/api/brain/ai-assistant/execute",
+                {"task_type": "chat", "budget": "low", "messages": MESSAGES, "max_tokens": 64}),
+    "chat": ("/v1/chat/completions", {"model": "openai/gpt-4o-mini", "messages": MESSAGES, "max_tokens": 64}),
 }
+DIRECT_BODY = {"model": "gpt-4o-mini", "messages": MESSAGES, "max_tokens": 64}
+MASTER_KEY = "sk-bench-ab-7d41c0"  # a throwaway key for two local servers
 
 
 def start(tree: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=tree, env={**os.environ, **env, "PYTHONPATH": str(tree)})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -51,41 +60,35 @@ def start(tree: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]
     raise RuntimeError(f"{tree} did not start")
 
 
+def merged(total: LoadResult, part: LoadResult) -> LoadResult:
+    return LoadResult(total.requests + part.requests, total.errors + part.errors,
+                      total.seconds + part.seconds, total.latencies_ms + part.latencies_ms)
+
+
 async def run(args: argparse.Namespace) -> None:
     trees = {"base": Path(args.base).resolve(), "this": Path(__file__).resolve().parents[1]}
-    simulator = SimulatorProcess(log_level="warning").start() if args.endpoint == "execute" else None
+    upstream = args.endpoint != "route"
+    simulator = SimulatorProcess(log_level="warning").start() if upstream else None
+    path, body = ENDPOINTS[args.endpoint]
+    headers = {"authorization": f"Bearer {MASTER_KEY}"} if args.auth else None
     procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp:
         try:
             catalog = simulator.catalog(load_catalog()) if simulator else load_catalog()
-            path = write_catalog(catalog, Path(tmp) / "catalog.yaml")
+            catalog_path = write_catalog(catalog, Path(tmp) / "catalog.yaml")
             for name, tree in trees.items():
                 data = Path(tmp) / name
                 data.mkdir()
-                env = {**placeholder_keys(catalog, os.environ), "ROUTER_CONFIG": str(path),
+                env = {**placeholder_keys(catalog, os.environ), "ROUTER_CONFIG": str(catalog_path),
                        "DATABASE_URL": f"sqlite+aiosqlite:///{data}/router.db", "ROUTER_DATA_DIR": str(data),
                        "ROUTER_LOG_LEVEL": "WARNING", "ROUTER_HEALTH_PROBES": "false"}
+                if args.auth:
+                    env["ROUTER_MASTER_KEY"] = MASTER_KEY
                 port = free_port()
-                procs[name] = (start(tree, port, env),
-                               f"http://127.0.0.1:{port}/api/brain/ai-assistant/{args.endpoint}")
-            body = BODIES[args.endpoint]
-            for _proc, url in procs.values():  # warm both
-                await drive(url, body, concurrency=args.concurrency, seconds=1.0, warmup_s=0.0)
-            totals = {name: [0, 0.0, 0] for name in procs}
-            for n in range(args.slices):
-                for name in (list(procs) if n % 2 == 0 else list(reversed(procs))):
-                    proc, url = procs[name]
-                    cpu0 = cpu_seconds(proc.pid)
-                    res = await drive(url, body, concurrency=args.concurrency, seconds=1.0, warmup_s=0.0)
-                    total = totals[name]
-                    total[0] += res.requests
-                    total[1] += cpu_seconds(proc.pid) - cpu0
-                    total[2] += res.errors
-            print(f"/{args.endpoint}, concurrency {args.concurrency}, {args.slices} slices of 1 s each, "
-                  f"load average {os.getloadavg()[0]:.1f}")
-            for name, (requests, cpu_s, errors) in totals.items():
-                print(f"  {name:<5} {trees[name]}: {requests / args.slices:,.0f} req/s, "
-                      f"{1e6 * cpu_s / max(requests, 1):.0f} us CPU per request, errors {errors}")
+                procs[name] = (start(tree, port, env), f"http://127.0.0.1:{port}{path}")
+            direct = f"{str(catalog.providers['openai'].base_url).rstrip('/')}/chat/completions"
+            for c in args.concurrency:
+                await measure(args, c, procs, trees, body, headers, direct if upstream else None)
         finally:
             for proc, _url in procs.values():
                 stop(proc)
@@ -93,16 +96,48 @@ async def run(args: argparse.Namespace) -> None:
                 simulator.stop()
 
 
+async def measure(args: argparse.Namespace, c: int, procs: dict[str, tuple[subprocess.Popen[bytes], str]],
+                  trees: dict[str, Path], body: dict[str, Any], headers: dict[str, str] | None,
+                  direct: str | None) -> None:
+    """Interleaved 1-second slices of each server (and the simulator, for added latency)."""
+    for _proc, url in procs.values():  # warm both
+        await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.0, headers=headers)
+    results = {name: LoadResult(0, 0, 0.0, []) for name in procs}
+    cpu = dict.fromkeys(procs, 0.0)
+    sim = LoadResult(0, 0, 0.0, [])
+    for n in range(args.slices):
+        if direct is not None:
+            sim = merged(sim, await drive(direct, DIRECT_BODY, concurrency=c, seconds=1.0, warmup_s=0.0,
+                                          headers={"authorization": "Bearer bench-key"}))
+        for name in (list(procs) if n % 2 == 0 else list(reversed(procs))):
+            proc, url = procs[name]
+            cpu0 = cpu_seconds(proc.pid)
+            part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.0, headers=headers)
+            cpu[name] += cpu_seconds(proc.pid) - cpu0
+            results[name] = merged(results[name], part)
+    print(f"/{args.endpoint}, concurrency {c}, {args.slices} slices of 1 s each, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if direct is not None:
+        print(f"  simulator direct: {sim.rps:,.0f} req/s, p50 {sim.pct(0.5):.2f} ms, "
+              f"p99 {sim.pct(0.99):.2f} ms")
+    for name, res in results.items():
+        added = f", added p50 {res.pct(0.5) - sim.pct(0.5):+.2f} ms" if direct is not None else ""
+        print(f"  {name:<5} {trees[name]}: {res.rps:,.0f} req/s, p50 {res.pct(0.5):.2f} ms, "
+              f"p99 {res.pct(0.99):.2f} ms{added}, {1e6 * cpu[name] / max(res.requests, 1):.0f} us CPU "
+              f"per request, errors {res.errors}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the other checkout (e.g. a git worktree)")
-    parser.add_argument("--endpoint", choices=sorted(BODIES), default="route")
+    parser.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="route")
     parser.add_argument("--slices", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help="default 32 for route, 16 for execute")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=None,
+                        help="default 32 for route, 16 for execute and chat")
+    parser.add_argument("--auth", action="store_true", help="a master key on both servers, sent by the load")
     args = parser.parse_args()
     if args.concurrency is None:
-        args.concurrency = 32 if args.endpoint == "route" else 16
+        args.concurrency = [32 if args.endpoint == "route" else 16]
     asyncio.run(run(args))
     return 0
 

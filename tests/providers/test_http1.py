@@ -4,11 +4,19 @@ connections, servers that close, hang or answer oddly, the pool's limit, cancell
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.providers.errors import ErrorClass, ProviderError
 from app.providers.http1 import Http1Pool, origin_of
@@ -203,3 +211,45 @@ def test_origins_keep_ports_queries_and_ipv6_brackets() -> None:
     assert origin_of("http://[::1]:8080/a?b=c").target == "/a?b=c"
     with pytest.raises(httpx.UnsupportedProtocol):
         origin_of("ftp://example.com/x")
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made on the spot (cryptography comes with google-auth)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_https_verifies_the_server_with_the_clients_context(tmp_path: Path) -> None:
+    cert_path, key_path = self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_path, key_path)
+    server = Server(lambda _: OK)
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_ctx)
+    url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}/v1/chat/completions"
+    trusting = Http1Pool(ssl_context=ssl.create_default_context(cafile=str(cert_path)), limit=4,
+                         keepalive_s=30)
+    try:
+        for _ in range(2):
+            assert await post(trusting, url) == (200, b"{}")
+        assert server.connections == 1
+        assert server.requests[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+        untrusting = Http1Pool(ssl_context=ssl.create_default_context(), limit=4, keepalive_s=30)
+        with pytest.raises(httpx.ConnectError):
+            await post(untrusting, url)
+        untrusting.close()
+    finally:
+        trusting.close()
+        listening.close()
