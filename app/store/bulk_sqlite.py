@@ -10,6 +10,7 @@ serialiser) into a plain tuple, and the driver binds and steps in C in its own t
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 import weakref
 from collections.abc import Callable, Sequence
@@ -21,7 +22,9 @@ from sqlalchemy.engine import Dialect
 from app.store.types import UtcDateTime, UuidText
 
 Convert = Callable[[Any], Any]
-Plan = tuple[str, tuple[str, ...], tuple[Convert | None, ...]]
+# The statement, the column names, a getter of their values (in C) and the conversions to apply.
+Getter = Callable[[dict[str, Any]], tuple[Any, ...]]
+Plan = tuple[str, tuple[str, ...], Getter, tuple[tuple[int, Convert], ...]]
 # Per engine's dialect (its JSON serialiser is the engine's), per table.
 _plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
 
@@ -35,7 +38,8 @@ def _plan(table: sa.Table, dialect: Dialect) -> Plan:
         # Only our own table and column names go into the text; every value is a bound parameter.
         sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
                f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING")
-        plan = plans[table.name] = (sql, names, converters)
+        conversions = tuple((i, c) for i, c in enumerate(converters) if c is not None)
+        plan = plans[table.name] = (sql, names, operator.itemgetter(*names), conversions)
     return plan
 
 
@@ -43,12 +47,17 @@ def sqlite_params(
     table: sa.Table, dialect: Dialect, rows: Sequence[dict[str, Any]]
 ) -> tuple[str, list[tuple[Any, ...]]]:
     """The statement and one parameter tuple per row (a missing column is NULL)."""
-    sql, names, converters = _plan(table, dialect)
-    pairs = tuple(zip(names, converters, strict=True))
-    params = [
-        tuple(row.get(name) if convert is None else convert(row.get(name)) for name, convert in pairs)
-        for row in rows
-    ]
+    sql, names, getter, conversions = _plan(table, dialect)
+    params = []
+    for row in rows:
+        try:
+            values = getter(row)
+        except KeyError:  # a row written before one of the columns existed: NULL there
+            values = tuple(row.get(name) for name in names)
+        converted = list(values)
+        for index, convert in conversions:
+            converted[index] = convert(converted[index])
+        params.append(tuple(converted))
     return sql, params
 
 
