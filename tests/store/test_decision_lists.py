@@ -210,3 +210,17 @@ def test_lists_known_to_be_stored_are_not_sent_again() -> None:
     assert list_rows(rows, stored) == []
     stored.add(["one more"])  # past its size: starts over rather than growing
     assert "one more" in stored and rows[0]["chain_set"] not in stored
+
+
+async def test_a_spool_line_from_before_the_lists_is_stored_inline(engine: AsyncEngine) -> None:
+    rec = factories.decision(chain=[{**CHAIN_A[0], "estimated_cost_usd": 0.0006}])
+    old = {k: v for k, v in decision_row(rec).items()
+           if k not in {"chain_set", "excluded_set", CHAIN_KEY, SHARED_KEY}}
+    old["chain"] = rec.chain  # the row as the writer made it before revision 0005
+    kind, row = decode(encode("decision", old))
+    async with session_scope(create_sessionmaker(engine)) as session:
+        assert await repo.insert_rows(session, kind, [row]) == 1
+    async with create_sessionmaker(engine)() as session:
+        stored = await repo.get_decision(session, rec.id)
+        assert stored is not None and stored.chain_set is None and stored.excluded_set is None
+        assert await lists_of(session, stored) == (rec.chain, rec.excluded)
