@@ -7,7 +7,7 @@ not the hard constraints: region, compliance, SLA and the context window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from uuid_utils import uuid7
@@ -102,10 +102,11 @@ def decide_pinned(ctx: ServiceContext, request: RouteRequest, entry: Scored) -> 
         routed = _without_fallbacks(ctx.catalog, request, decision_id)
     pinned = (entry.candidate.provider, entry.candidate.model)
     rest = [s for s in routed.chain if (s.candidate.provider, s.candidate.model) != pinned]
-    chain = (entry, *rest)[: 1 + ctx.catalog.defaults.max_fallbacks]
-    name = model_id(*pinned)
-    return replace(routed, chain=chain, eligible_count=max(routed.eligible_count, 1),
-                   extra={**routed.extra, "pinned": name})
+    # `routed` was made for this request alone: completed in place (replace() copied every field).
+    routed.chain = (entry, *rest)[: 1 + ctx.catalog.defaults.max_fallbacks]
+    routed.eligible_count = max(routed.eligible_count, 1)
+    routed.extra = {**routed.extra, "pinned": model_id(*pinned)}
+    return routed
 
 
 def _without_fallbacks(catalog: Catalog, request: RouteRequest, decision_id: str) -> RoutingDecision:

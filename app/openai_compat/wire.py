@@ -85,7 +85,9 @@ class ChatCompletionRequest(BaseModel):
         """400 for what the router cannot honour: n > 1, tools, structured output, unknown fields."""
         if self.n not in (None, 1):
             raise unsupported("n", f"n={self.n} is not supported: the router returns one choice; send n=1")
-        extra = self.model_extra or {}
+        extra = self.model_extra
+        if not extra:  # the usual request: nothing beyond the declared fields
+            return
         for name in UNSUPPORTED:
             if name in extra and extra[name] not in UNSUPPORTED_DEFAULTS[name]:
                 raise unsupported(name, f"'{name}' is not supported by the router yet; leave it out")
