@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/bench_execute.py [--seconds 5] [--concurrency 1 16 6
 Goal (issue 4): one worker of ours serves >= 60 % of the pass-through's requests per second at
 concurrency 16. Added latency = a target's p50/p99 minus the simulator's own, in the same run.
 Two pass-throughs: the issue's (httpx's AsyncClient over the httpx-aiohttp transport) and a
-stricter one calling aiohttp directly, as /execute's own provider calls do; the goal is judged
+stricter one calling aiohttp directly (what /execute's provider calls used before
+app/providers/http1.py; they now cost less than either client here); the goal is judged
 against the issue's, and the ratio to the stricter one is printed beside it.
 """
 

@@ -1,5 +1,6 @@
-"""The direct aiohttp POST (app/providers/transport.py) against a real local server: the same
-status, headers, body, caps and error classes as the httpx path it replaces for whole replies."""
+"""The direct POST for whole replies (app/providers/transport.py over app/providers/http1.py)
+against a real local server: the same status, headers, body, caps and error classes as the httpx
+path over aiohttp it replaces."""
 
 from __future__ import annotations
 
