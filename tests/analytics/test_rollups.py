@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import itertools
+import math
 import random
 from collections import defaultdict
 from decimal import Decimal
@@ -175,7 +176,9 @@ async def test_long_windows_equal_sums_over_raw_records(
 
 
 async def test_histogram_buckets_match_the_edges(engine: AsyncEngine) -> None:
-    latencies = [0.0, 0.999, 1.0, HIST_EDGES[10], HIST_EDGES[10] - 1e-9, 65535.9, 65536.0, 1e7]
+    # every edge, and the float just under it: each falls on its own side on both databases
+    latencies = [0.0, 0.999, 1.0, HIST_EDGES[10] - 1e-9, 65535.9, 65536.0, 1e7,
+                 *HIST_EDGES, *(math.nextafter(edge, 0.0) for edge in HIST_EDGES)]
     decision = DecisionRecord(
         id=str(uuid7()),
         task_type="chat",
