@@ -1,14 +1,18 @@
-"""PostgreSQL batch insert: the batch as one array of the table's own row type.
+"""PostgreSQL batch insert: binary COPY, or one array of the table's own row type.
+
+The writer's record batches go in by binary COPY (`copy_insert`), the server's cheapest insert,
+inside a savepoint; a batch holding a row already stored (a replay, a retried batch that had
+committed, a reused idempotency key) and rows that are often stored already (decision lists) go
+through `unnest_insert`:
 
     INSERT INTO t SELECT * FROM unnest($1::t[]) ON CONFLICT DO NOTHING
 
-The writer's batches go through here on PostgreSQL. Each row travels as one tuple in the order
-of the table's columns on the server (read once per engine from the catalog: a column added by
-a later migration comes last there, whatever the model says), and asyncpg encodes the array of
-records in C with each column's binary codec. Compared with one array per column this skips
-the driver's check of every cell for a nested array (a third less CPU on the service per row),
-and statement-level triggers still run once per batch. Values get the same treatment the
-column types give them elsewhere: money quantized to 10 places, timestamps required to be
+Either way each row travels as one tuple in the order of the table's columns on the server (read
+once per engine from the catalog: a column added by a later migration comes last there, whatever
+the model says), encoded by asyncpg in C with each column's binary codec; one array per column
+instead made the driver check every cell for a nested array (a third of the service's CPU per
+row). Statement-level triggers run once per batch. Values get the same treatment the column
+types give them elsewhere: money quantized to 10 places, timestamps required to be
 timezone-aware, JSON serialised with orjson.
 """
 
