@@ -8,6 +8,7 @@ bulk.py        PostgreSQL batch insert: binary COPY, or an array of rows ON CONF
 decision_lists.py  chains and shared exclusions stored once each, by digest
 rows.py        records as rows and as spool lines
 writer.py      the durable write-behind RecordSink;   spool.py   its on-disk overflow
+batch.py       the writer's unit of work: a batch in one transaction (commits)
 failures.py    bad rows vs a sick database, and the dead-letter file
 options.py     the writer's limits (ROUTER_RECORD_* / ROUTER_SPOOL_*)
 lifecycle.py   open_store()/Store.close() for the service lifespan

@@ -7,15 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store.bulk import copy_insert, unnest_insert
 from app.store.bulk_sqlite import sqlite_params
-from app.store.decision_lists import DECISION_LISTS, StoredLists, list_rows
-from app.store.engine import session_scope
+from app.store.decision_lists import DECISION_LISTS, list_rows
 from app.store.models import Attempt, Decision, HealthSnapshot
 from app.store.rollup_sqlite import roll_up
-from app.store.rows import KINDS, Kind, Row
+from app.store.rows import Kind, Row
 
 SQLITE_SLICE = 100  # rows converted per driver call: ~1 ms of the event loop at most
 
@@ -79,20 +78,6 @@ async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row], *
         await roll_up(connection, table.name, added)
         return added
     raise ValueError(f"unsupported database dialect {dialect.name!r}")
-
-
-async def insert_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence[tuple[Kind, Row]],
-                       stored_lists: StoredLists) -> None:
-    """Store a batch of rows of any kinds in one transaction, decisions first (so a reader never
-    sees attempts without theirs); then remember the decision lists it committed."""
-    by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
-    for kind, row in rows:
-        by_kind[kind].append(row)
-    async with session_scope(sessions) as session:
-        for kind in KINDS:
-            await insert_rows(session, kind, by_kind[kind], stored_lists)
-    stored_lists.add(row[column] for row in by_kind["decision"]
-                     for column in ("chain_set", "excluded_set") if row.get(column))
 
 
 async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> int:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_DROPPED, RECORDS_REJECTED, RECORDS_WRITTEN, SPOOL_DEPTH
 from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
+from app.store.batch import store_batch
 from app.store.decision_lists import StoredLists
 from app.store.failures import (
     DEAD_LETTER_FILE,
@@ -37,7 +38,6 @@ from app.store.failures import (
     wrap_row,
 )
 from app.store.options import WriterOptions
-from app.store.repositories import insert_batch
 from app.store.rows import Kind, Record, Row, decode, encode, to_row
 from app.store.spool import Spool
 
@@ -384,7 +384,7 @@ class RecordWriter:
         return True
 
     async def _insert(self, rows: list[tuple[Kind, Row]]) -> None:
-        await insert_batch(self._sessions, rows, self._stored_lists)
+        await store_batch(self._sessions, rows, self._stored_lists)
 
     async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
         """One row per transaction, to find the invalid ones and store all the others."""

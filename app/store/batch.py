@@ -1,0 +1,26 @@
+"""The writer's unit of work: one batch of records stored in one transaction, committed here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.store.decision_lists import StoredLists
+from app.store.engine import session_scope
+from app.store.repositories import insert_rows
+from app.store.rows import KINDS, Kind, Row
+
+
+async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence[tuple[Kind, Row]],
+                      stored_lists: StoredLists) -> None:
+    """Store rows of any kinds in one transaction, decisions first (so a reader never sees
+    attempts without theirs); once it has committed, remember the decision lists it stored."""
+    by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
+    for kind, row in rows:
+        by_kind[kind].append(row)
+    async with session_scope(sessions) as session:
+        for kind in KINDS:
+            await insert_rows(session, kind, by_kind[kind], stored_lists)
+    stored_lists.add(row[column] for row in by_kind["decision"]
+                     for column in ("chain_set", "excluded_set") if row.get(column))
