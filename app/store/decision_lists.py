@@ -89,8 +89,9 @@ def list_columns(chain: Entries, excluded: Entries, shared: int) -> Row:
 class StoredLists:
     """Digests of lists committed by this process lately: a batch naming only those sends none.
 
-    Add digests only after the transaction that stored them has committed. Bounded: past its
-    size it starts over (a list sent again is skipped by ON CONFLICT DO NOTHING).
+    Add digests only after the transaction that stored them has committed, and forget them all
+    when a write fails (the database may have been replaced by a standby that lacks some).
+    Bounded: past its size it starts over (a list sent again is skipped by ON CONFLICT).
     """
 
     def __init__(self, size: int = 10_000) -> None:
@@ -104,6 +105,9 @@ class StoredLists:
         if len(self._digests) >= self.size:
             self._digests.clear()
         self._digests.update(names)
+
+    def clear(self) -> None:
+        self._digests.clear()
 
 
 def list_rows(decisions: Sequence[Row], stored: Container[str] = ()) -> list[Row]:

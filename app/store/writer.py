@@ -405,6 +405,7 @@ class RecordWriter:
 
     def _note_failure(self, exc: BaseException, started: float) -> None:
         self.stats.failures += 1
+        self._stored_lists.clear()  # after an outage the lists are sent again until committed
         if self._failing_since is None:
             self._failing_since = started
         self._spool_if_unreachable()

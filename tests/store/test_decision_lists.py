@@ -224,3 +224,26 @@ async def test_a_spool_line_from_before_the_lists_is_stored_inline(engine: Async
         stored = await repo.get_decision(session, rec.id)
         assert stored is not None and stored.chain_set is None and stored.excluded_set is None
         assert await lists_of(session, stored) == (rec.chain, rec.excluded)
+
+
+async def test_after_a_failed_write_the_writer_sends_its_lists_again(
+    engine: AsyncEngine, make_writer: Callable[..., Any]
+) -> None:
+    writer = make_writer(engine)
+    await writer.start()
+    first, second = record(SHARED_A, []), record(SHARED_A, [excl("own")])
+    writer.submit_decision(first)
+    assert await writer.flush(10)
+    async with engine.begin() as conn:  # as if the database were now a standby that lacks them,
+        await conn.execute(sa.text("DELETE FROM decision_lists"))
+        await conn.execute(sa.text("ALTER TABLE decisions RENAME TO decisions_away"))  # and failing
+    writer.submit_decision(second)
+    assert not await writer.flush(0.5) and writer.stats.failures > 0
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE decisions_away RENAME TO decisions"))
+    assert await writer.flush(10)
+    async with create_sessionmaker(engine)() as session:
+        stored = await repo.get_decision(session, second.id)
+        assert stored is not None
+        assert await lists_of(session, stored) == (whole_chain(second), second.excluded)
+    await writer.close()
