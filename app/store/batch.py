@@ -11,16 +11,33 @@ from app.store.engine import session_scope
 from app.store.repositories import insert_rows
 from app.store.rows import KINDS, Kind, Row
 
+UNIQUE_VIOLATION = "23505"
+
 
 async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence[tuple[Kind, Row]],
                       stored_lists: StoredLists) -> None:
     """Store rows of any kinds in one transaction, decisions first (so a reader never sees
-    attempts without theirs); once it has committed, remember the decision lists it stored."""
+    attempts without theirs); once it has committed, remember the decision lists it stored.
+
+    Records go in by COPY on PostgreSQL; if the server refuses it because a row is stored
+    already (a replay, a retry of a batch that had committed), the transaction is rolled back
+    and the batch runs again with INSERT … ON CONFLICT DO NOTHING, which skips those rows.
+    """
     by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
     for kind, row in rows:
         by_kind[kind].append(row)
-    async with session_scope(sessions) as session:
-        for kind in KINDS:
-            await insert_rows(session, kind, by_kind[kind], stored_lists)
+    try:
+        await _store(sessions, by_kind, stored_lists, copy=True)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        await _store(sessions, by_kind, stored_lists, copy=False)
     stored_lists.add(row[column] for row in by_kind["decision"]
                      for column in ("chain_set", "excluded_set") if row.get(column))
+
+
+async def _store(sessions: async_sessionmaker[AsyncSession], by_kind: dict[Kind, list[Row]],
+                 stored_lists: StoredLists, *, copy: bool) -> None:
+    async with session_scope(sessions) as session:
+        for kind in KINDS:
+            await insert_rows(session, kind, by_kind[kind], stored_lists, copy=copy)

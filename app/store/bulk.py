@@ -1,9 +1,9 @@
 """PostgreSQL batch insert: binary COPY, or one array of the table's own row type.
 
-The writer's record batches go in by binary COPY (`copy_insert`), the server's cheapest insert,
-inside a savepoint; a batch holding a row already stored (a replay, a retried batch that had
-committed, a reused idempotency key) and rows that are often stored already (decision lists) go
-through `unnest_insert`:
+The writer's record batches go in by binary COPY (`copy_insert`), the server's cheapest insert;
+a batch holding a row already stored (a replay, a retried batch that had committed, a reused
+idempotency key) is refused whole and runs again, and rows that are often stored already
+(decision lists) always go, through `unnest_insert`:
 
     INSERT INTO t SELECT * FROM unnest($1::t[]) ON CONFLICT DO NOTHING
 
@@ -129,10 +129,11 @@ async def unnest_insert(session: AsyncSession, table: sa.Table, rows: Sequence[d
 
 
 async def copy_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert rows that are most likely all new: binary COPY, the server's cheapest insert (its
-    rows go into the table a page at a time); if one is already stored (a replay, a retried
-    batch that had committed, a reused idempotency key), the COPY is rolled back to a savepoint
-    and the batch goes through `unnest_insert`, which skips the ones stored. How many were new.
+    """Insert rows that are most likely all new by binary COPY, the server's cheapest insert (its
+    rows go into the table a page at a time). If one is already stored (a replay, a retried batch
+    that had committed, a reused idempotency key) the server refuses the whole COPY with a unique
+    violation (SQLSTATE 23505) and the transaction is spoilt: the caller runs it again with
+    `unnest_insert`, which skips the stored rows (app/store/batch.py). How many were new.
     """
     import asyncpg  # the driver of every PostgreSQL engine here; imported when one is used
 
@@ -140,9 +141,5 @@ async def copy_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dic
     records = plan.records(rows)
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection
-    try:
-        async with driver.transaction():  # a savepoint inside the session's transaction
-            await driver.copy_records_to_table(table.name, records=records, columns=plan.names)
-    except asyncpg.UniqueViolationError:
-        return await unnest_insert(session, table, rows)
+    await driver.copy_records_to_table(table.name, records=records, columns=plan.names)
     return len(records)

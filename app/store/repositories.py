@@ -38,13 +38,14 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
 
 
 async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
-                      stored_lists: Container[str] = ()) -> int:
+                      stored_lists: Container[str] = (), *, copy: bool = False) -> int:
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
-    On PostgreSQL one binary COPY per batch, or when some rows are stored already one INSERT …
-    SELECT FROM unnest(array of rows) … ON CONFLICT DO NOTHING (app/store/bulk.py), so
-    statement-level triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
+    On PostgreSQL one INSERT … SELECT FROM unnest(array of rows) … ON CONFLICT DO NOTHING per
+    batch, or with `copy` one binary COPY, which the server refuses whole (a unique violation,
+    the transaction spoilt) if a row is stored already (app/store/bulk.py); statement-level
+    triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
     NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py), then the batch's new
     rows added to the analytics roll-ups in the same transaction (app/store/rollup_sqlite.py).
     The chains and shared exclusions decisions name go in first, once each (those stored are
@@ -54,12 +55,11 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
         return 0
     if kind == "decision":  # the chains and exclusions they name, first (app/store/decision_lists.py)
         await _insert(session, DECISION_LISTS, list_rows(rows, stored_lists), fresh=False)
-    return await _insert(session, TABLES[kind], rows, fresh=True)
+    return await _insert(session, TABLES[kind], rows, fresh=copy)
 
 
 async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row], *, fresh: bool) -> int:
-    """`fresh`: rows with new ids, most likely not stored yet (records), as opposed to rows
-    that are often stored already (decision lists)."""
+    """`fresh`: rows most likely not stored yet, worth a COPY that fails if one is."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect
