@@ -3,8 +3,8 @@
 submit_* appends to a bounded in-memory queue. A background task takes batches (up to
 `batch_size` rows, or whatever arrived within `batch_wait_s`), inserts them (app/store/batch.py:
 COPY on PostgreSQL, ON CONFLICT DO NOTHING wherever a row may be stored already), commits, and
-only then removes them from the queue; on error it keeps
-the batch and retries with jittered backoff. When the queue passes 80 % or writes have failed
+only then removes them from the queue; on error it keeps the batch and retries with jittered
+backoff. When the queue passes 80 % or writes have failed
 for 2 s (or one hangs past its timeout), the queue moves to the on-disk spool and new records
 follow it there, so the order is kept; the spool is replayed, in order, once the database answers,
 and then records go to the queue again. Rows the database refuses as invalid go to a
