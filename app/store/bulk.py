@@ -19,9 +19,8 @@ timezone-aware, JSON serialised with orjson.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -31,10 +30,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.store.rows import Convert, RowTuples
 from app.store.types import MONEY_SCALE, Money, UtcDateTime
 
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
-Convert = Callable[[Any], Any]
 
 # Per engine (its dialect object), per table: the column order differs between databases.
 _plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
@@ -74,28 +73,10 @@ def _converter(column: sa.Column[Any]) -> Convert | None:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How rows of one table become records for the server: its column order there, a getter
-    taking the values in that order (in C), and the converters of the columns that need one."""
+    """A table's upsert statement and how its rows become records in the server's column order."""
 
     upsert: sa.TextClause
-    names: tuple[str, ...]
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]]
-    conversions: tuple[tuple[int, Convert], ...]
-
-    def records(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        out = []
-        for row in rows:
-            try:
-                values = self.getter(row)
-            except KeyError:  # a row written before one of the columns existed: NULL there
-                values = tuple(row.get(name) for name in self.names)
-            if self.conversions:
-                converted = list(values)
-                for index, convert in self.conversions:
-                    converted[index] = convert(converted[index])
-                values = tuple(converted)
-            out.append(values)
-        return out
+    records: RowTuples
 
 
 async def _plan(session: AsyncSession, table: sa.Table) -> Plan:
@@ -115,10 +96,7 @@ async def _plan(session: AsyncSession, table: sa.Table) -> Plan:
             f"SELECT * FROM unnest(CAST(:rows AS {table.name}[])) "
             "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added"
         )
-        converters = [_converter(table.c[name]) for name in order]
-        plan = plans[table.name] = Plan(
-            sql, tuple(order), operator.itemgetter(*order),
-            tuple((i, convert) for i, convert in enumerate(converters) if convert is not None))
+        plan = plans[table.name] = Plan(sql, RowTuples.of(order, [_converter(table.c[n]) for n in order]))
     return plan
 
 
@@ -141,5 +119,5 @@ async def copy_insert(session: AsyncSession, table: sa.Table, rows: Sequence[dic
     records = plan.records(rows)
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection
-    await driver.copy_records_to_table(table.name, records=records, columns=plan.names)
+    await driver.copy_records_to_table(table.name, records=records, columns=plan.records.names)
     return len(records)

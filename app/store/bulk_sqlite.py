@@ -10,21 +10,18 @@ serialiser) into a plain tuple, and the driver binds and steps in C in its own t
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from app.store.rows import Convert, RowTuples
 from app.store.types import UtcDateTime, UuidText
 
-Convert = Callable[[Any], Any]
-# The statement, the column names, a getter of their values (in C) and the conversions to apply.
-Getter = Callable[[dict[str, Any]], tuple[Any, ...]]
-Plan = tuple[str, tuple[str, ...], Getter, tuple[tuple[int, Convert], ...]]
+Plan = tuple[str, RowTuples]  # the statement, and how rows become its parameter tuples
 # Per engine's dialect (its JSON serialiser is the engine's), per table.
 _plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
 
@@ -34,12 +31,10 @@ def _plan(table: sa.Table, dialect: Dialect) -> Plan:
     plan = plans.get(table.name)
     if plan is None:
         names = tuple(c.name for c in table.columns)
-        converters = tuple(_converter(c, dialect) for c in table.columns)
         # Only our own table and column names go into the text; every value is a bound parameter.
         sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
                f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING")
-        conversions = tuple((i, c) for i, c in enumerate(converters) if c is not None)
-        plan = plans[table.name] = (sql, names, operator.itemgetter(*names), conversions)
+        plan = plans[table.name] = (sql, RowTuples.of(names, [_converter(c, dialect) for c in table.columns]))
     return plan
 
 
@@ -47,18 +42,8 @@ def sqlite_params(
     table: sa.Table, dialect: Dialect, rows: Sequence[dict[str, Any]]
 ) -> tuple[str, list[tuple[Any, ...]]]:
     """The statement and one parameter tuple per row (a missing column is NULL)."""
-    sql, names, getter, conversions = _plan(table, dialect)
-    params = []
-    for row in rows:
-        try:
-            values = getter(row)
-        except KeyError:  # a row written before one of the columns existed: NULL there
-            values = tuple(row.get(name) for name in names)
-        converted = list(values)
-        for index, convert in conversions:
-            converted[index] = convert(converted[index])
-        params.append(tuple(converted))
-    return sql, params
+    sql, tuples = _plan(table, dialect)
+    return sql, tuples(rows)
 
 
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

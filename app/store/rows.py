@@ -1,8 +1,12 @@
-"""Records as table rows, and rows as spool lines (JSON) and back, exactly (decimals as text)."""
+"""Records as table rows, rows as spool lines (JSON) and back, exactly (decimals as text), and rows
+as the drivers' parameter tuples."""
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -101,3 +105,37 @@ def decode(line: bytes) -> tuple[Kind, Row]:
     except (orjson.JSONDecodeError, KeyError, TypeError, ArithmeticError) as exc:
         raise ValueError(f"malformed spool line: {exc}") from exc
     return kind, row
+
+
+Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RowTuples:
+    """Rows as tuples in a given column order (one `itemgetter`, in C), each value through its
+    column's converter where it has one. A missing key is NULL, as in a spool line written
+    before its column existed."""
+
+    names: tuple[str, ...]
+    getter: Callable[[Row], tuple[Any, ...]]
+    conversions: tuple[tuple[int, Convert], ...]
+
+    @classmethod
+    def of(cls, names: Sequence[str], converters: Sequence[Convert | None]) -> RowTuples:
+        return cls(tuple(names), operator.itemgetter(*names),
+                   tuple((i, c) for i, c in enumerate(converters) if c is not None))
+
+    def __call__(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+        out = []
+        for row in rows:
+            try:
+                values = self.getter(row)
+            except KeyError:
+                values = tuple(row.get(name) for name in self.names)
+            if self.conversions:
+                converted = list(values)
+                for index, convert in self.conversions:
+                    converted[index] = convert(converted[index])
+                values = tuple(converted)
+            out.append(values)
+        return out
