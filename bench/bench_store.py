@@ -127,6 +127,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the server of the benchmark runs
+    here); processes that end in between are missed, so the figure errs low, not high."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("postgres"):
+                total += cpu_seconds(int(comm.parent.name))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 async def drive(port: int, seconds: float, concurrency: int, warmup: float,
                 pid: int | None = None) -> dict[str, float]:
     """Fixed concurrency for a bounded time: answered requests per second, latencies, and the
@@ -158,15 +171,16 @@ async def drive(port: int, seconds: float, concurrency: int, warmup: float,
                             errors += 1
                 n += 1
 
-        async def cpu_window() -> tuple[float, float]:
+        async def cpu_window() -> tuple[float, float, float]:
             await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
-            first = cpu_seconds(pid) if pid else 0.0
+            first, pg_first = (cpu_seconds(pid), postgres_cpu_seconds()) if pid else (0.0, 0.0)
             await asyncio.sleep(max(0.0, stop - time.monotonic()))
-            return first, cpu_seconds(pid) if pid else 0.0
+            pg = postgres_cpu_seconds() - pg_first if pid else 0.0
+            return first, cpu_seconds(pid) if pid else 0.0, pg
 
         window = asyncio.create_task(cpu_window())
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        cpu_start, cpu_end = await window
+        cpu_start, cpu_end, pg_cpu = await window
     latencies.sort()
     return {
         "rps": ok / seconds,
@@ -175,6 +189,7 @@ async def drive(port: int, seconds: float, concurrency: int, warmup: float,
         "errors": errors,
         "answered": answered,
         "cpu_us_per_request": 1e6 * (cpu_end - cpu_start) / ok if ok else 0.0,
+        "postgres_cpu_us_per_request": 1e6 * pg_cpu / ok if ok else 0.0,
     }
 
 
@@ -212,6 +227,7 @@ async def route_throughput(url: str, args: argparse.Namespace) -> dict[str, Any]
         result[f"{mode}_rps"] = statistics.median(r["rps"] for r in slices[mode])
         result[f"{mode}_cpu"] = statistics.median(r["cpu_us_per_request"] for r in slices[mode])
         result[f"{mode}_p99"] = statistics.median(r["p99_ms"] for r in slices[mode])
+        result[f"{mode}_pg_cpu"] = statistics.median(r["postgres_cpu_us_per_request"] for r in slices[mode])
         print(f"  recording {mode:<3} slices (req/s): "
               + " ".join(f"{r['rps']:.0f}" for r in slices[mode]), flush=True)
     # Slice n of each mode ran back to back, so compare them pairwise: the median ratio is far
@@ -271,9 +287,11 @@ async def writer_throughput(url: str, rows: int) -> dict[str, float]:
     total = len(decisions) + len(attempts)
     stored = await scalar(url, "SELECT count(*) FROM attempts") + await scalar(
         url, "SELECT count(*) FROM decisions WHERE tenant = 'bench-writer'")
+    row_bytes = await scalar(url, "SELECT avg(pg_column_size(d.*))::int FROM decisions d "
+                                  "WHERE tenant = 'bench-writer'")
     return {"rows": total, "seconds": elapsed, "rows_per_s": total / elapsed,
             "submit_us_per_row": 1e6 * submitted / total, "cpu_us_per_row": 1e6 * cpu / total,
-            "spooled": stats.spooled,
+            "decision_row_bytes": row_bytes, "spooled": stats.spooled,
             "dropped": stats.dropped, "stored": stored}
 
 
@@ -286,6 +304,8 @@ async def route_section(url: str, args: argparse.Namespace) -> None:
           f"service CPU {r['on_cpu']:.0f} us/request")
     print(f"recording off {r['off_rps']:8.0f} req/s (median slice), p99 {r['off_p99']:.0f} ms, "
           f"service CPU {r['off_cpu']:.0f} us/request")
+    print(f"PostgreSQL CPU per request while recording {r['on_pg_cpu']:.0f} us "
+          f"(while not: {r['off_pg_cpu']:.0f} us)")
     print(f"recording costs {r['cost_percent']:.1f} % of /route throughput and "
           f"{r['cpu_cost_percent']:.1f} % of CPU-bound capacity (median of paired slices; "
           "goal < 15 %)")
@@ -320,7 +340,8 @@ async def main() -> None:
         print(f"{writer['rows']} rows in {writer['seconds']:.2f} s = {writer['rows_per_s']:,.0f} rows/s "
               f"(goal > 5,000); submit {writer['submit_us_per_row']:.1f} us/row on the caller, "
               f"{writer['cpu_us_per_row']:.1f} us of this process's CPU per row in all; "
-              f"spooled {writer['spooled']}, dropped {writer['dropped']}, stored {writer['stored']}")
+              f"spooled {writer['spooled']}, dropped {writer['dropped']}, stored {writer['stored']}; "
+              f"a stored decision row takes {writer['decision_row_bytes']} bytes on average")
     finally:
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
