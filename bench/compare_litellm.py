@@ -34,8 +34,9 @@ from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
 from bench import compare_report as report
 from bench import gateways
-from bench.compare_report import DIRECT, LITELLM, OURS
+from bench.compare_report import DIRECT, LITELLM, OURS, PASSTHROUGH
 from bench.loadgen import LoadResult, drive, free_port
+from bench.rawload import Driven, drive_raw
 
 MODEL = "openai/gpt-4o-mini"  # ours: a pinned catalog model; LiteLLM: the model_name of its deployment
 MAX_TOKENS = 64
@@ -58,12 +59,12 @@ def ours_env(catalog_path: Path, data_dir: Path, workers: int, base: dict[str, s
 
 
 async def first_answer(url: str, spawned_at: float, timeout_s: float = 60.0) -> float:
-    """Seconds from spawn until the gateway answered a chat completion with 200."""
+    """Seconds from spawn until `url` answered a chat completion with 200."""
     headers = {"authorization": f"Bearer {MASTER_KEY}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         while time.monotonic() - spawned_at < timeout_s:
             try:
-                async with session.post(f"{url}/v1/chat/completions", json=body()) as resp:
+                async with session.post(url, json=body()) as resp:
                     await resp.read()
                     if resp.status == 200:
                         return time.monotonic() - spawned_at
@@ -73,9 +74,9 @@ async def first_answer(url: str, spawned_at: float, timeout_s: float = 60.0) -> 
     raise RuntimeError(f"{url} answered no chat completion within {timeout_s:.0f} s")
 
 
-async def drive_stream(url: str, *, concurrency: int, seconds: float,
-                       headers: dict[str, str]) -> tuple[LoadResult, list[float]]:
-    """Closed loop of streamed completions: whole-stream latencies, and time to the first content delta."""
+async def drive_stream(url: str, *, concurrency: int, seconds: float, headers: dict[str, str]) -> Driven:
+    """Closed loop of streamed completions through aiohttp's client (--driver aiohttp): whole-stream
+    latencies, and time to the first content delta."""
     ttft: list[float] = []
     latencies: list[float] = []
     errors = 0
@@ -102,10 +103,11 @@ async def drive_stream(url: str, *, concurrency: int, seconds: float,
         ttft.clear()
         latencies.clear()
         errors = 0
-        t0 = time.monotonic()
+        cpu0, t0 = time.process_time(), time.monotonic()
         stop_at = t0 + seconds
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return LoadResult(len(latencies), errors, time.monotonic() - t0, latencies), ttft
+        return Driven(LoadResult(len(latencies), errors, time.monotonic() - t0, latencies), ttft,
+                      time.process_time() - cpu0)
 
 
 def has_content(line: bytes) -> bool:
@@ -122,66 +124,79 @@ def has_content(line: bytes) -> bool:
     return any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices") or ())
 
 
-Part = tuple[LoadResult, list[float]]  # one slice: its load figures and its times to first token
-Slice = Callable[[str, int], Awaitable[Part]]
+Slice = Callable[[str, int], Awaitable[Driven]]
 
 
 async def interleaved(urls: dict[str, str], c: int, seconds: float,
-                      one_slice: Slice) -> dict[str, list[Part]]:
+                      one_slice: Slice) -> dict[str, list[Driven]]:
     """Rounds of one-second slices, one per target in turn, so a neighbour's load spike hits every
     target alike; each target's slices in round order."""
-    parts: dict[str, list[Part]] = {name: [] for name in urls}
+    parts: dict[str, list[Driven]] = {name: [] for name in urls}
     for _ in range(max(1, round(seconds))):
         for name, url in urls.items():
             parts[name].append(await one_slice(url, c))
     return parts
 
 
-def merged(parts: list[Part]) -> Part:
-    """Slices added up: requests, errors and seconds summed, samples pooled."""
-    result, first_tokens = LoadResult(0, 0, 0.0, []), list[float]()
-    for part, extra in parts:
-        result = LoadResult(result.requests + part.requests, result.errors + part.errors,
-                            result.seconds + part.seconds, result.latencies_ms + part.latencies_ms)
-        first_tokens += extra
-    return result, first_tokens
+def merged(parts: list[Driven]) -> Driven:
+    """Slices added up: requests, errors, seconds and the driver's CPU summed, samples pooled."""
+    total = Driven(LoadResult(0, 0, 0.0, []))
+    for part in parts:
+        total.result.requests += part.result.requests
+        total.result.errors += part.result.errors
+        total.result.seconds += part.result.seconds
+        total.result.latencies_ms += part.result.latencies_ms
+        total.first_token_ms += part.first_token_ms
+        total.cpu_s += part.cpu_s
+    return total
 
 
-def round_ratios(ours: list[Part], theirs: list[Part]) -> list[float | None]:
+def figures(part: Driven) -> dict[str, Any]:
+    """A target's summary, with the driver's own CPU per answered request."""
+    r = part.result
+    return {**report.summary(r.requests, r.errors, r.seconds, r.latencies_ms),
+            "driver_cpu_us": round(1e6 * part.cpu_s / r.requests) if r.requests else None}
+
+
+def round_ratios(ours: list[Driven], theirs: list[Driven]) -> list[float | None]:
     """Our requests/s over LiteLLM's in each round (both measured within the same couple of seconds)."""
-    return [report.ratio(a.rps, b.rps) for (a, _), (b, _) in zip(ours, theirs, strict=True)]
+    return [report.ratio(a.result.rps, b.result.rps) for a, b in zip(ours, theirs, strict=True)]
 
 
 async def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
     headers = {"authorization": f"Bearer {MASTER_KEY}"}
 
-    async def plain(url: str, c: int) -> Part:
-        return await drive(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers), []
+    async def plain(url: str, c: int) -> Driven:
+        if args.driver == "aiohttp":
+            cpu0 = time.process_time()
+            result = await drive(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers)
+            return Driven(result, cpu_s=time.process_time() - cpu0)  # warm-up included
+        return await drive_raw(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers)
 
-    async def streamed(url: str, c: int) -> Part:
-        return await drive_stream(url, concurrency=c, seconds=1.0, headers=headers)
+    async def streamed(url: str, c: int) -> Driven:
+        if args.driver == "aiohttp":
+            return await drive_stream(url, concurrency=c, seconds=1.0, headers=headers)
+        return await drive_raw(url, body(stream=True), concurrency=c, seconds=1.0, warmup_s=0.2,
+                               headers=headers, first_token=has_content)
 
     load, streaming = [], []
     for c in args.concurrency:
         parts = await interleaved(urls, c, args.seconds, plain)
-        targets = {}
-        for name, slices in parts.items():
-            r, _ = merged(slices)
-            targets[name] = report.summary(r.requests, r.errors, r.seconds, r.latencies_ms)
-        targets = report.with_added(targets)
+        targets = report.with_added({name: figures(merged(slices)) for name, slices in parts.items()})
         load.append({"concurrency": c, "targets": targets,
                      "ours_over_litellm": report.ratio(targets[OURS]["rps"], targets[LITELLM]["rps"]),
                      "ratio_rounds": round_ratios(parts[OURS], parts[LITELLM])})
         print(f"c={c}: " + ", ".join(f"{n} {t['rps']:.0f} req/s p50 {t['p50_ms']} ms"
                                      for n, t in targets.items()), file=sys.stderr)
+    streams = {name: url for name, url in urls.items() if name != PASSTHROUGH}  # it does not stream
     for c in args.stream_concurrency:
-        parts = await interleaved(urls, c, args.seconds, streamed)
+        parts = await interleaved(streams, c, args.seconds, streamed)
         targets = {}
         for name, slices in parts.items():
-            r, ttft = merged(slices)
-            targets[name] = {**report.summary(r.requests, r.errors, r.seconds, r.latencies_ms),
-                             "ttft_p50_ms": report.rounded(report.percentile(ttft, 0.5)),
-                             "ttft_p99_ms": report.rounded(report.percentile(ttft, 0.99))}
+            total = merged(slices)
+            targets[name] = {**figures(total),
+                             "ttft_p50_ms": report.rounded(report.percentile(total.first_token_ms, 0.5)),
+                             "ttft_p99_ms": report.rounded(report.percentile(total.first_token_ms, 0.99))}
         streaming.append({"concurrency": c, "targets": report.with_added(targets, ("ttft_p50_ms",))})
     return {"load": load, "streaming": streaming}
 
@@ -204,20 +219,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                                                    dict(os.environ))}
         startup: dict[str, dict[str, float]] = {}
         # One at a time, so neither starts while the other competes for the CPU.
-        for name, cmd, gw_env in (
+        for name, cmd, gw_env, path in (
                 (LITELLM, gateways.litellm_command(cli, config, free_port(), args.workers),
-                 gateways.litellm_env(os.environ)),
-                (OURS, gateways.ours_command(free_port(), args.workers), env)):
+                 gateways.litellm_env(os.environ), "/v1/chat/completions"),
+                (OURS, gateways.ours_command(free_port(), args.workers), env, "/v1/chat/completions"),
+                (PASSTHROUGH, gateways.passthrough_command(free_port(), args.workers),
+                 gateways.passthrough_env(os.environ, f"{upstream}/chat/completions"), "/passthrough")):
             port = int(cmd[cmd.index("--port") + 1])
             t0 = time.monotonic()
             gw = gateways.spawn(name, cmd, gw_env, port, args.workers, work / f"{name}.log")
             started.append(gw)
-            answered = await first_answer(gw.url, t0)
+            answered = await first_answer(gw.url + path, t0)
             startup[name] = {"port_open_s": round(gw.port_open_s, 2), "first_answer_s": round(answered, 2)}
             print(f"{name}: port open after {gw.port_open_s:.2f} s, first answer {answered:.2f} s",
                   file=sys.stderr)
         by_name = {gw.name: gw for gw in started}
         urls = {DIRECT: f"{upstream}/chat/completions",
+                PASSTHROUGH: f"{by_name[PASSTHROUGH].url}/passthrough",
                 OURS: f"{by_name[OURS].url}/v1/chat/completions",
                 LITELLM: f"{by_name[LITELLM].url}/v1/chat/completions"}
         figures = await measure(urls, args)
@@ -230,6 +248,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result: dict[str, Any] = {
             "settings": {"workers": args.workers, "seconds": args.seconds, "concurrency": args.concurrency,
                          "stream_concurrency": args.stream_concurrency, "model": MODEL,
+                         "driver": args.driver,
                          "max_tokens": MAX_TOKENS, "command": report.command_line()},
             "startup": startup, **figures, "rss": rss,
         }
@@ -249,6 +268,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes of each gateway")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--stream-concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--driver", choices=("raw", "aiohttp"), default="raw",
+                        help="load driver: bench/rawload.py (default) or aiohttp's client")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     parser.add_argument("--name", default="compare_litellm", help="file name of the results, no suffix")
     args = parser.parse_args()

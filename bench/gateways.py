@@ -1,6 +1,7 @@
-"""The two gateways of bench/compare_litellm.py as child processes: LiteLLM's proxy from its own virtual
-environment (installed there on first use, never into the project's) and our `llm-router serve`, each
-with its config pointed at one provider simulator; plus the process-tree RSS and port timing both share.
+"""The gateways of bench/compare_litellm.py as child processes: LiteLLM's proxy from its own virtual
+environment (installed there on first use, never into the project's), our `llm-router serve`, and the
+bare FastAPI pass-through the issue takes as its reference, each pointed at one provider simulator;
+plus the process-tree RSS and port timing they share.
 """
 
 from __future__ import annotations
@@ -88,6 +89,19 @@ def litellm_env(environ: Mapping[str, str]) -> dict[str, str]:
 def litellm_command(cli: Path, config: Path, port: int, workers: int) -> list[str]:
     return [str(cli), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
             "--num_workers", str(workers)]
+
+
+def passthrough_command(port: int, workers: int) -> list[str]:
+    """bench/passthrough_app.py under uvicorn: the issue's reference, a bare FastAPI pass-through."""
+    return [sys.executable, "-m", "uvicorn", "bench.passthrough_app:create_passthrough_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+            "--no-access-log"]
+
+
+def passthrough_env(environ: Mapping[str, str], upstream: str) -> dict[str, str]:
+    """The pass-through on aiohttp's client (the issue's "bare FastAPI pass-through on aiohttp")."""
+    env = {k: v for k, v in environ.items() if k in PASSED_THROUGH}
+    return env | {"PASSTHROUGH_UPSTREAM": upstream, "PASSTHROUGH_CLIENT": "aiohttp"}
 
 
 def ours_command(port: int, workers: int) -> list[str]:
