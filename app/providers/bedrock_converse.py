@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
@@ -28,15 +31,11 @@ from app.providers.base import (
 from app.providers.errors import ErrorClass, ProviderError, classify_status, classify_transport
 from app.providers.sse import ended_early
 
-try:  # the optional `bedrock` extra
-    import botocore.auth
-    import botocore.awsrequest
-    import botocore.credentials
-    import botocore.eventstream
-    import botocore.exceptions
-    import botocore.session
-except ImportError:  # pragma: no cover - depends on the installed extras
-    botocore = None
+# The optional `bedrock` extra. botocore (with urllib3 and dateutil: ~130 modules, ~0.1 s) is
+# imported at the first signed request, or to resolve a credential chain, not at start-up.
+HAVE_BOTOCORE = importlib.util.find_spec("botocore") is not None
+BOTOCORE_MODULES = ("auth", "awsrequest", "credentials", "eventstream", "exceptions", "session")
+_botocore: ModuleType | None = None
 
 SIGNING_NAME = "bedrock"
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -188,6 +187,33 @@ def region_of(target: Target, base_url: str) -> str:
 
 # --- I/O ---------------------------------------------------------------------------------------
 
+def _import_botocore() -> ModuleType:
+    for name in BOTOCORE_MODULES:
+        importlib.import_module(f"botocore.{name}")
+    return importlib.import_module("botocore")
+
+
+async def botocore_modules() -> ModuleType:
+    """botocore with the submodules the adapter uses, imported once, off the event loop."""
+    global _botocore
+    if _botocore is None:
+        # concurrent first callers both import: the import system's module locks serialise them
+        _botocore = await asyncio.to_thread(_import_botocore)
+    return _botocore
+
+
+@dataclass(frozen=True)
+class StaticCredentials:
+    """Keys from the environment, with the fields of botocore's ReadOnlyCredentials that SigV4 reads."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+    def get_frozen_credentials(self) -> StaticCredentials:
+        return self
+
+
 class BedrockConverseAdapter(ProviderAdapter):
     """POST {base_url}/model/{modelId}/converse (and /converse-stream), SigV4-signed."""
 
@@ -201,7 +227,7 @@ class BedrockConverseAdapter(ProviderAdapter):
         self.credentials: Any = None
 
     def unavailable(self) -> ProviderError | None:
-        if botocore is None:
+        if not HAVE_BOTOCORE:
             return ProviderError(ErrorClass.MISSING_EXTRA,
                                  "Bedrock needs the `bedrock` extra: pip install 'smart-llm-router[bedrock]'")
         if self.credentials is None:
@@ -211,13 +237,14 @@ class BedrockConverseAdapter(ProviderAdapter):
 
     async def prepare(self) -> None:
         """Resolve botocore's credential chain once, off the event loop (it may ask the instance)."""
-        if botocore is None:
+        if not HAVE_BOTOCORE:
             return
         access, secret = self.environ.get("AWS_ACCESS_KEY_ID"), self.environ.get("AWS_SECRET_ACCESS_KEY")
         if access and secret:
-            self.credentials = botocore.credentials.Credentials(
-                access, secret, self.environ.get("AWS_SESSION_TOKEN") or None)
+            token = self.environ.get("AWS_SESSION_TOKEN") or None
+            self.credentials = StaticCredentials(access, secret, token)
             return
+        botocore = await botocore_modules()
         try:
             self.credentials = await asyncio.to_thread(lambda: botocore.session.Session().get_credentials())
         except botocore.exceptions.BotoCoreError:
@@ -230,6 +257,7 @@ class BedrockConverseAdapter(ProviderAdapter):
         return f"{target.base_url}/model/{quote(target.upstream_model, safe='')}/{operation}"
 
     async def signed_headers(self, target: Target, url: str, body: bytes) -> dict[str, str]:
+        botocore = await botocore_modules()
         creds = self.credentials
         if isinstance(creds, botocore.credentials.RefreshableCredentials):
             frozen = await asyncio.to_thread(creds.get_frozen_credentials)
@@ -250,6 +278,7 @@ class BedrockConverseAdapter(ProviderAdapter):
         body = orjson.dumps(to_wire(request))
         url = self.url(target, "converse-stream")
         headers = await self.signed_headers(target, url, body)
+        botocore = await botocore_modules()
         buffer = botocore.eventstream.EventStreamBuffer()
         stopped = False
         try:
