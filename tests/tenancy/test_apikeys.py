@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from app.tenancy import apikeys
 
 PEPPER = b"test-pepper"
@@ -23,6 +25,16 @@ def test_the_hash_depends_on_the_pepper_and_on_every_character() -> None:
     assert not apikeys.matches(apikeys.digest(key.plaintext, b"other-pepper"), key.key_hash)
     flipped = key.plaintext[:-1] + ("A" if key.plaintext[-1] != "A" else "B")
     assert not apikeys.matches(apikeys.digest(flipped, PEPPER), key.key_hash)
+
+
+def test_the_keyed_hash_is_hmac_sha256_so_stored_hashes_still_match() -> None:
+    # RFC 4231, test case 2: key "Jefe".
+    assert apikeys.digest("what do ya want for nothing?", b"Jefe").hex() == (
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    # The prepared HMAC is copied, never updated: calls in any order, under any pepper, agree.
+    first = apikeys.digest("llr_a", PEPPER)
+    assert apikeys.digest("llr_b", b"other") != apikeys.digest("llr_b", PEPPER)
+    assert apikeys.digest("llr_a", PEPPER) == first == hmac.digest(PEPPER, b"llr_a", "sha256")
 
 
 def test_malformed_credentials_have_no_prefix_so_no_lookup() -> None:
