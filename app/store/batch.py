@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.store.decision_lists import StoredLists
 from app.store.engine import session_scope
-from app.store.repositories import insert_rows
+from app.store.repositories import insert_batch
 from app.store.rows import KINDS, Kind, Row
 
 UNIQUE_VIOLATION = "23505"
@@ -19,9 +19,11 @@ async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence
     """Store rows of any kinds in one transaction, decisions first (so a reader never sees
     attempts without theirs); once it has committed, remember the decision lists it stored.
 
-    Records go in by COPY on PostgreSQL; if the server refuses it because a row is stored
-    already (a replay, a retry of a batch that had committed), the transaction is rolled back
-    and the batch runs again with INSERT … ON CONFLICT DO NOTHING, which skips those rows.
+    On SQLite the whole batch, roll-ups included, is one call in the driver's thread
+    (app/store/batch_sqlite.py). Records go in by COPY on PostgreSQL; if the server refuses it
+    because a row is stored already (a replay, a retry of a batch that had committed), the
+    transaction is rolled back and the batch runs again with INSERT … ON CONFLICT DO NOTHING,
+    which skips those rows.
     """
     by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
     for kind, row in rows:
@@ -39,5 +41,4 @@ async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence
 async def _store(sessions: async_sessionmaker[AsyncSession], by_kind: dict[Kind, list[Row]],
                  stored_lists: StoredLists, *, copy: bool) -> None:
     async with session_scope(sessions) as session:
-        for kind in KINDS:
-            await insert_rows(session, kind, by_kind[kind], stored_lists, copy=copy)
+        await insert_batch(session, by_kind, stored_lists, copy=copy)

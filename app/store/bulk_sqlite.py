@@ -1,4 +1,5 @@
-"""SQLite batch insert: one prepared INSERT … ON CONFLICT DO NOTHING run over the batch (executemany).
+"""SQLite batch insert: one prepared INSERT … ON CONFLICT DO NOTHING run over the batch (executemany,
+in app/store/batch_sqlite.py).
 
 SQLAlchemy's multi-row VALUES insert renders and binds every cell in Python on the event loop
 (tens of microseconds a row, several ms for a batch). Here each value goes through its
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +26,9 @@ Plan = tuple[str, RowTuples]  # the statement, and how rows become its parameter
 _plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
 
 
-def _plan(table: sa.Table, dialect: Dialect) -> Plan:
+def sqlite_plan(table: sa.Table, dialect: Dialect) -> Plan:
+    """The table's INSERT … ON CONFLICT DO NOTHING, and how rows become its parameter tuples (a
+    missing column is NULL)."""
     plans = _plans.setdefault(dialect, {})
     plan = plans.get(table.name)
     if plan is None:
@@ -36,14 +38,6 @@ def _plan(table: sa.Table, dialect: Dialect) -> Plan:
                f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING")
         plan = plans[table.name] = (sql, RowTuples.of(names, [_converter(c, dialect) for c in table.columns]))
     return plan
-
-
-def sqlite_params(
-    table: sa.Table, dialect: Dialect, rows: Sequence[dict[str, Any]]
-) -> tuple[str, list[tuple[Any, ...]]]:
-    """The statement and one parameter tuple per row (a missing column is NULL)."""
-    sql, tuples = _plan(table, dialect)
-    return sql, tuples(rows)
 
 
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.store import batch_sqlite
+from app.store.batch_sqlite import Insert
 from app.store.bulk import copy_insert, unnest_insert
-from app.store.bulk_sqlite import sqlite_params
 from app.store.decision_lists import DECISION_LISTS, list_rows
 from app.store.models import Attempt, Decision, HealthSnapshot
-from app.store.rollup_sqlite import roll_up
-from app.store.rows import Kind, Row
-
-SQLITE_SLICE = 100  # rows converted per driver call: ~1 ms of the event loop at most
+from app.store.rows import KINDS, Kind, Row
 
 TABLES: dict[Kind, sa.Table] = {
     "decision": Decision.__table__,  # type: ignore[dict-item]
@@ -37,6 +35,33 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
+async def insert_batch(session: AsyncSession, by_kind: Mapping[Kind, Sequence[Row]],
+                       stored_lists: Container[str] = (), *, copy: bool = False) -> dict[Kind, int]:
+    """Insert rows of each kind, in the order of KINDS (decisions first), skipping those already
+    stored; returns how many of each kind were new.
+
+    On PostgreSQL kind after kind (`insert_rows`); on SQLite all of them, with their roll-ups, in
+    one call in the driver's thread (app/store/batch_sqlite.py).
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        return {kind: await insert_rows(session, kind, by_kind.get(kind, ()), stored_lists, copy=copy)
+                for kind in KINDS}
+    kinds = [kind for kind in KINDS if by_kind.get(kind)]
+    inserts = []
+    for kind in kinds:
+        if kind == "decision":  # the chains and exclusions they name, first
+            inserts.append(Insert.of(DECISION_LISTS, dialect, list_rows(by_kind[kind], stored_lists)))
+        inserts.append(Insert.of(TABLES[kind], dialect, by_kind[kind]))
+    counts = iter(await batch_sqlite.store(await session.connection(), inserts) if inserts else ())
+    added = dict.fromkeys(KINDS, 0)
+    for kind in kinds:
+        if kind == "decision":
+            next(counts)  # the lists'
+        added[kind] = next(counts)
+    return added
+
+
 async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
                       stored_lists: Container[str] = (), *, copy: bool = False) -> int:
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
@@ -45,39 +70,31 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
     On PostgreSQL one INSERT … SELECT FROM unnest(array of rows) … ON CONFLICT DO NOTHING per
     batch, or with `copy` one binary COPY, which the server refuses whole (a unique violation,
     the transaction spoilt) if a row is stored already (app/store/bulk.py); statement-level
-    triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO
-    NOTHING executed over the batch by the driver (app/store/bulk_sqlite.py), then the batch's new
-    rows added to the analytics roll-ups in the same transaction (app/store/rollup_sqlite.py).
+    triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO NOTHING executed
+    over the batch by the driver, then the batch's new rows added to the analytics roll-ups in
+    the same transaction, all in one call in the driver's thread (app/store/batch_sqlite.py).
     The chains and shared exclusions decisions name go in first, once each (those stored are
     skipped; those in `stored_lists`, known to be committed, are not even sent).
     """
     if not rows:
         return 0
+    if session.get_bind().dialect.name == "sqlite":
+        return (await insert_batch(session, {kind: rows}, stored_lists))[kind]
     if kind == "decision":  # the chains and exclusions they name, first (app/store/decision_lists.py)
         await _insert(session, DECISION_LISTS, list_rows(rows, stored_lists), fresh=False)
     return await _insert(session, TABLES[kind], rows, fresh=copy)
 
 
 async def _insert(session: AsyncSession, table: sa.Table, rows: Sequence[Row], *, fresh: bool) -> int:
-    """`fresh`: rows most likely not stored yet, worth a COPY that fails if one is."""
+    """PostgreSQL. `fresh`: rows most likely not stored yet, worth a COPY that fails if one is."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        if fresh:
-            return await copy_insert(session, table, rows)
-        return await unnest_insert(session, table, rows)
-    if dialect.name == "sqlite":
-        # In slices, so converting a big batch never holds the event loop for long: the loop
-        # serves requests while the driver's thread inserts each slice.
-        connection = await session.connection()
-        added = 0
-        for start in range(0, len(rows), SQLITE_SLICE):
-            sql, tuples = sqlite_params(table, dialect, rows[start:start + SQLITE_SLICE])
-            added += int((await connection.exec_driver_sql(sql, tuples)).rowcount)
-        await roll_up(connection, table.name, added)
-        return added
-    raise ValueError(f"unsupported database dialect {dialect.name!r}")
+    if dialect.name != "postgresql":
+        raise ValueError(f"unsupported database dialect {dialect.name!r}")
+    if fresh:
+        return await copy_insert(session, table, rows)
+    return await unnest_insert(session, table, rows)
 
 
 async def insert_health_snapshots(session: AsyncSession, rows: Sequence[Row]) -> int:

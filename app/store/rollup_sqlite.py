@@ -6,7 +6,8 @@ CONFLICT DO UPDATE per roll-up table adds the batch's new rows, in the same tran
 record and its roll-up commit together. Which rows are new: the transaction holds the database's
 write lock from its first insert, and SQLite gives each new row the next rowid (skipped rows take
 none), so the rows this batch added are the `added` rowids ending at `last_insert_rowid()`. A
-replayed record that ON CONFLICT skips is in none of them and never counts twice.
+replayed record that ON CONFLICT skips is in none of them and never counts twice. They run right
+after their table's insert, in the batch's one call in the driver's thread (app/store/batch_sqlite.py).
 
 The definitions come from app/analytics/spec.py, as the PostgreSQL triggers' do (frozen there).
 """
@@ -14,8 +15,6 @@ The definitions come from app/analytics/spec.py, as the PostgreSQL triggers' do 
 from __future__ import annotations
 
 from functools import cache
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 BUCKET = {
     "hourly": "substr(s.created_at, 1, 13) || ':00:00.000000'",
@@ -84,15 +83,3 @@ def _upsert(table: str, keys: list[str], combine: dict[str, str], select: str) -
                      else f"{c} = {table}.{c} + excluded.{c}" for c, how in combine.items())
     return (f"INSERT INTO {table} ({', '.join([*keys, *combine])}) {select} "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}")
-
-
-async def roll_up(connection: AsyncConnection, source: str, added: int) -> None:
-    """Add the `added` rows just inserted into `source` (by this transaction, on this connection)
-    to its roll-up tables. Call it right after the inserts, before any other INSERT."""
-    statements = rollup_statements(source)
-    if added <= 0 or not statements:
-        return
-    last = int((await connection.exec_driver_sql("SELECT last_insert_rowid()")).scalar_one())
-    bounds = (last - added, last)
-    for sql in statements:
-        await connection.exec_driver_sql(sql, bounds)

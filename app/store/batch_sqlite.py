@@ -1,0 +1,134 @@
+"""SQLite: a batch's inserts and roll-ups run as one function in the driver's thread.
+
+aiosqlite runs every call on its connection in its own thread, so each statement sent through
+SQLAlchemy costs a few hand-offs (cursor, execute, fetch), each a thread wake-up, an event-loop
+wake-up and SQLAlchemy's execution machinery on the event loop, the service's bottleneck: a
+100-row batch of decisions and attempts took 43. Here the whole batch (its decision lists, then
+each table's INSERT … ON CONFLICT DO NOTHING followed by its roll-ups) is one plain function over
+the sqlite3 connection, handed to that thread once, inside the session's transaction (sqlite3
+begins it at the first insert), which SQLAlchemy then commits or rolls back as before. The rows
+become parameter tuples there too, off the event loop.
+
+aiosqlite offers no public way to run a function in its thread: this uses its `_execute` and
+`_conn` (SQLAlchemy's own adapter reaches for `_conn` and `_tx`). Should they go, the same
+function runs over SQLAlchemy's DBAPI adapter on the event loop, a hand-off per call as before;
+tests/store/test_batch_sqlite.py fails if they go.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.store.bulk_sqlite import sqlite_plan
+from app.store.rollup_sqlite import rollup_statements
+from app.store.rows import Row, RowTuples
+
+LAST_ROWID = "SELECT last_insert_rowid()"
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """One table's rows, its INSERT … ON CONFLICT DO NOTHING and its roll-ups' UPSERTs."""
+
+    sql: str
+    tuples: RowTuples
+    rows: Sequence[Row]
+    rollups: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: sa.Table, dialect: Dialect, rows: Sequence[Row]) -> Insert:
+        sql, tuples = sqlite_plan(table, dialect)
+        return cls(sql, tuples, rows, rollup_statements(table.name))
+
+
+class Failed(Exception):
+    """A statement of the batch failed (or converting its rows did): the error, and which one."""
+
+    def __init__(self, statement: str | None, error: BaseException) -> None:
+        super().__init__(statement)
+        self.statement, self.error = statement, error
+
+
+def run(connection: Any, inserts: Sequence[Insert]) -> list[int]:
+    """Each insert in order, then its roll-ups over the rows it added; how many each added.
+
+    `connection` is a DBAPI connection: sqlite3's, in aiosqlite's thread, or SQLAlchemy's
+    adapter of aiosqlite's, on the event loop. The rows an insert added are the `added` rowids
+    ending at last_insert_rowid() (app/store/rollup_sqlite.py says why).
+    """
+    statement: str | None = None
+    counts = []
+    try:
+        cursor = connection.cursor()
+        try:
+            for insert in inserts:
+                added = 0
+                if insert.rows:
+                    statement = insert.sql
+                    cursor.executemany(insert.sql, insert.tuples(insert.rows))
+                    added = int(cursor.rowcount)
+                if added > 0 and insert.rollups:
+                    statement = LAST_ROWID
+                    cursor.execute(LAST_ROWID)
+                    last = int(cursor.fetchone()[0])
+                    for statement in insert.rollups:
+                        cursor.execute(statement, (last - added, last))
+                counts.append(added)
+        finally:
+            cursor.close()
+    except Exception as exc:
+        raise Failed(statement, exc) from exc
+    return counts
+
+
+def runs_in_driver_thread(driver: Any) -> bool:
+    """Whether aiosqlite's connection still has the private parts this module uses."""
+    return callable(getattr(driver, "_execute", None)) and isinstance(
+        getattr(type(driver), "_conn", None), property)
+
+
+async def store(connection: AsyncConnection, inserts: Sequence[Insert]) -> list[int]:
+    """Run the inserts in the connection's transaction, in one hand-off to aiosqlite's thread if
+    it can; how many rows each added. Errors are SQLAlchemy's, as its own execution raises them."""
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    try:
+        if runs_in_driver_thread(driver):
+            return await _in_driver_thread(driver, inserts)
+        return await connection.run_sync(lambda _: run(raw.dbapi_connection, inserts))
+    except Failed as exc:
+        failed = exc
+    raise await _translated(connection, failed)
+
+
+async def _in_driver_thread(driver: Any, inserts: Sequence[Insert]) -> list[int]:
+    try:
+        counts: list[int] = await driver._execute(run, driver._conn, inserts)
+    except ValueError as exc:  # aiosqlite's own: its connection is closed (run raises Failed)
+        raise Failed(None, sqlite3.OperationalError(*exc.args)) from exc
+    return counts
+
+
+async def _translated(connection: AsyncConnection, failed: Failed) -> BaseException:
+    """The error as SQLAlchemy raises a driver's (an IntegrityError for a constraint, so the writer
+    dead-letters the row); a connection found closed is invalidated, as SQLAlchemy does."""
+    error = failed.error
+    dialect = connection.dialect
+    base = dialect.loaded_dbapi.Error
+    if not isinstance(error, base):
+        return error  # a value our conversion refused (ValueError, TypeError), as before
+    invalidated = bool(dialect.is_disconnect(error, None, None))
+    if invalidated:
+        await connection.invalidate(error)
+    wrapped = sa_exc.DBAPIError.instance(failed.statement, None, error, base, hide_parameters=True,
+                                         connection_invalidated=invalidated, dialect=dialect)
+    wrapped.__cause__ = error
+    return wrapped.with_traceback(error.__traceback__)
