@@ -29,24 +29,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store.bulk_sqlite import sqlite_plan
 from app.store.rollup_sqlite import rollup_statements
-from app.store.rows import Row, RowTuples
+from app.store.rows import Kind, Row, RowTuples
 
 LAST_ROWID = "SELECT last_insert_rowid()"
 
 
 @dataclass(frozen=True, slots=True)
 class Insert:
-    """One table's rows, its INSERT … ON CONFLICT DO NOTHING and its roll-ups' UPSERTs."""
+    """One table's rows, its INSERT … ON CONFLICT DO NOTHING and its roll-ups' UPSERTs; `kind`:
+    the records' kind (None for decision lists)."""
 
     sql: str
     tuples: RowTuples
     rows: Sequence[Row]
     rollups: tuple[str, ...]
+    kind: Kind | None = None
 
     @classmethod
-    def of(cls, table: sa.Table, dialect: Dialect, rows: Sequence[Row]) -> Insert:
+    def of(cls, table: sa.Table, dialect: Dialect, rows: Sequence[Row], kind: Kind | None = None) -> Insert:
         sql, tuples = sqlite_plan(table, dialect)
-        return cls(sql, tuples, rows, rollup_statements(table.name))
+        return cls(sql, tuples, rows, rollup_statements(table.name), kind)
 
 
 class Failed(Exception):

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store import batch_sqlite
@@ -47,19 +48,27 @@ async def insert_batch(session: AsyncSession, by_kind: Mapping[Kind, Sequence[Ro
     if dialect.name != "sqlite":
         return {kind: await insert_rows(session, kind, by_kind.get(kind, ()), stored_lists, copy=copy)
                 for kind in KINDS}
-    kinds = [kind for kind in KINDS if by_kind.get(kind)]
-    inserts = []
-    for kind in kinds:
-        if kind == "decision":  # the chains and exclusions they name, first
-            inserts.append(Insert.of(DECISION_LISTS, dialect, list_rows(by_kind[kind], stored_lists)))
-        inserts.append(Insert.of(TABLES[kind], dialect, by_kind[kind]))
-    counts = iter(await batch_sqlite.store(await session.connection(), inserts) if inserts else ())
+    inserts = sqlite_inserts(dialect, by_kind, stored_lists)
+    counts = await batch_sqlite.store(await session.connection(), inserts) if inserts else []
     added = dict.fromkeys(KINDS, 0)
-    for kind in kinds:
-        if kind == "decision":
-            next(counts)  # the lists'
-        added[kind] = next(counts)
+    for insert, count in zip(inserts, counts, strict=True):
+        if insert.kind is not None:
+            added[insert.kind] = count
     return added
+
+
+def sqlite_inserts(dialect: Dialect, by_kind: Mapping[Kind, Sequence[Row]],
+                   stored_lists: Container[str] = ()) -> list[Insert]:
+    """A SQLite batch's inserts in order: each kind's rows, a decision's lists before it."""
+    inserts = []
+    for kind in KINDS:
+        rows = by_kind.get(kind)
+        if not rows:
+            continue
+        if kind == "decision":  # the chains and exclusions they name, first
+            inserts.append(Insert.of(DECISION_LISTS, dialect, list_rows(rows, stored_lists)))
+        inserts.append(Insert.of(TABLES[kind], dialect, rows, kind))
+    return inserts
 
 
 async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
