@@ -12,32 +12,19 @@ import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
-from enum import StrEnum
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.analytics.decisions import attempts_by_decision, decision_payload, decisions_query
+from app.analytics.options import ExportFormat
 from app.analytics.window import Window
 
 PARTITION = 1000
 INDEX_PREFIX = "llm-router"
 
 Summary = Callable[[], Awaitable[dict[str, Any]]]
-
-
-class ExportFormat(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    NDJSON = "ndjson"
-
-
-MEDIA_TYPES = {
-    ExportFormat.JSON: "application/json",
-    ExportFormat.CSV: "text/csv; charset=utf-8",
-    ExportFormat.NDJSON: "application/x-ndjson",
-}
 
 ATTEMPT_COLUMNS = (
     "decision_id", "decision_created_at", "tenant", "task_type", "budget", "region", "status",

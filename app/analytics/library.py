@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.analytics.costs import cost_analysis
 from app.analytics.decisions import list_decisions
-from app.analytics.export import ExportFormat, export_stream
+from app.analytics.export import export_stream
 from app.analytics.fallbacks import fallback_report
-from app.analytics.providers import ProviderOrder, provider_report, providers_report
+from app.analytics.options import DEFAULT_RECOMMENDATION_HOURS, ExportFormat, ProviderOrder
+from app.analytics.providers import provider_report, providers_report
 from app.analytics.recommendations import recommendations
 from app.analytics.tasks import task_distribution
 from app.analytics.window import Window
@@ -34,8 +35,6 @@ from app.execution.result import ExecutionResult
 from app.records import AttemptRecord, DecisionRecord, DecisionStatus, RecordSink
 from app.routing.index import CatalogIndex
 from app.routing.schemas import RoutingDecision
-
-DEFAULT_RECOMMENDATION_HOURS = 168
 
 
 class RoutingAnalytics:

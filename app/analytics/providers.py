@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import percentiles
 from app.analytics.aggregate import aggregate
+from app.analytics.options import ProviderOrder
 from app.analytics.spec import ATTEMPTS
 from app.analytics.stats import CALL_MEASURES, WITH_HISTOGRAM, CallStats, merge, provider_payload, rating
 from app.analytics.window import Window
 from app.config.catalog import Catalog
 
 Key = tuple[str, ...]
-
-
-class ProviderOrder(StrEnum):
-    """How the provider list is sorted (descending, except `name`)."""
-
-    REQUESTS = "requests"
-    SUCCESS_RATE = "success_rate"
-    COST = "cost"
-    P95 = "p95"
-    QUALITY = "quality"
-    NAME = "name"
 
 
 def scope_filters(tenant: str | None, **more: str | None) -> dict[str, str | None]:

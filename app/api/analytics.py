@@ -9,14 +9,12 @@ authentication is off, may narrow to one tenant with `?tenant=`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from app.analytics.export import MEDIA_TYPES, ExportFormat
-from app.analytics.library import DEFAULT_RECOMMENDATION_HOURS, RoutingAnalytics
-from app.analytics.providers import ProviderOrder
+from app.analytics.options import DEFAULT_RECOMMENDATION_HOURS, MEDIA_TYPES, ExportFormat, ProviderOrder
 from app.analytics.window import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, Window
 from app.api.deps import ContextDep
 from app.api.errors import json_response
@@ -24,6 +22,9 @@ from app.config.enums import TaskType
 from app.context import ServiceContext
 from app.errors import InputInvalid, NotFound
 from app.records import DecisionStatus
+
+if TYPE_CHECKING:
+    from app.analytics.library import RoutingAnalytics
 
 router = APIRouter(prefix="/api/brain/ai-assistant/analytics", tags=["analytics"])
 
@@ -33,7 +34,11 @@ TenantParam = Annotated[str | None, Query(max_length=128, description="admin onl
 
 
 def analytics_of(ctx: ServiceContext) -> RoutingAnalytics:
-    """The context's RoutingAnalytics, built on first use (the store opens in the lifespan)."""
+    """The context's RoutingAnalytics, built on first use (the store opens in the lifespan).
+
+    Its reports and their SQL are imported then too: the service starts without them."""
+    from app.analytics.library import RoutingAnalytics
+
     found = ctx.extras.get("analytics")
     if isinstance(found, RoutingAnalytics):
         return found
