@@ -8,12 +8,16 @@ Run: .venv/bin/python bench/bench_startup.py               (3 starts on an up-to
      DATABASE_URL=postgresql+asyncpg://... .venv/bin/python bench/bench_startup.py   (an upgraded PG)
 Every start but a SQLite database's very first finds the schema at the code's head (PostgreSQL is
 never migrated by the service), so that is the default; `llm-router db upgrade` prepares it.
+The app's bytecode is compiled first, as `pip install` does for the image (Dockerfile): a checkout
+run with PYTHONDONTWRITEBYTECODE=1 would otherwise compile ~160 modules from source at every start
+(~0.2 s of CPU here), a cost no installed service pays.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import json
 import os
 import signal
@@ -114,6 +118,7 @@ def service_env(data_dir: Path) -> dict[str, str]:
 
 
 async def run(runs: int, warmup: int, fresh: bool) -> dict[str, Any]:
+    compileall.compile_dir(ROOT / "app", quiet=1)
     starts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="llm-router-startup-") as tmp:
         if not fresh:
@@ -128,7 +133,8 @@ async def run(runs: int, warmup: int, fresh: bool) -> dict[str, Any]:
             if k in starts[0]]
     return {"runs": [{k: round(s[k], 2) for k in keys} for s in starts],
             "median": {k: round(statistics.median(s[k] for s in starts), 2) for k in keys},
-            "warmup_requests": warmup, "fresh_schema": fresh, "python": sys.version.split()[0],
+            "warmup_requests": warmup, "fresh_schema": fresh, "bytecode_compiled": True,
+            "python": sys.version.split()[0],
             "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX")}
 
 
