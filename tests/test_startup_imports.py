@@ -1,0 +1,45 @@
+"""What the service imports to start: nothing that only a rarely used path or a tool needs.
+
+Each of these cost start-up time (the port opens only when the imports and the lifespan are
+done): botocore until a Bedrock request is signed, the analytics reports until the first analytics
+request, and httpx's command-line client (click, rich, pygments) never.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NOT_AT_START = ("botocore", "urllib3", "rich", "pygments", "httpx._main", "alembic", "mako",
+                "app.analytics.library", "app.analytics.export", "app.analytics.recommendations")
+
+
+def modules_after(code: str) -> set[str]:
+    script = (f"import json, sys\n{code}\n"  # a None entry is an import refused, not a module
+              "print(json.dumps(sorted(m for m, mod in sys.modules.items() if mod is not None)))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=120)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_the_service_module_imports_none_of_them() -> None:
+    loaded = modules_after("import app.main\napp.main.create_app()")
+    assert "httpx" in loaded and "app.providers.bedrock_converse" in loaded  # the check is meaningful
+    assert sorted(loaded & set(NOT_AT_START)) == []
+
+
+def test_a_bedrock_request_still_loads_botocore() -> None:
+    loaded = modules_after("import asyncio\nimport app.main\n"
+                           "from app.providers.bedrock_converse import botocore_modules\n"
+                           "asyncio.run(botocore_modules())")
+    assert {"botocore.auth", "botocore.eventstream", "botocore.credentials"} <= loaded
+
+
+def test_the_analytics_library_is_still_there_on_first_use() -> None:
+    loaded = modules_after("import app.main\nfrom app.analytics import RoutingAnalytics\n"
+                           "assert RoutingAnalytics.__module__ == 'app.analytics.library'")
+    assert "app.analytics.export" in loaded
