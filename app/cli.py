@@ -47,6 +47,10 @@ def reset_metrics_dir() -> None:
         stale.unlink(missing_ok=True)
 
 
+# uvicorn's httptools protocol, sending each response's head and body in one write.
+HTTP_PROTOCOL = "app.api.http_protocol:HttpToolsProtocol"
+
+
 def serve_app(**options: Any) -> None:
     """Run the service under uvicorn; a SIGTERM that drained and flushed cleanly exits 0.
 
@@ -57,10 +61,11 @@ def serve_app(**options: Any) -> None:
     import uvicorn
 
     reset_metrics_dir()
-    config = uvicorn.Config("app.main:create_app", factory=True, access_log=False, **options)
+    options = {"factory": True, "access_log": False, "http": HTTP_PROTOCOL, **options}
+    config = uvicorn.Config("app.main:create_app", **options)
     if config.workers > 1:
         gc.enable()  # this process only supervises; each worker starts its own interpreter
-        uvicorn.run("app.main:create_app", factory=True, access_log=False, **options)
+        uvicorn.run("app.main:create_app", **options)
         return
 
     class CleanExitServer(uvicorn.Server):

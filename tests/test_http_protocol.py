@@ -1,0 +1,135 @@
+"""app/api/http_protocol.py: a response's head waits for its body and both go out in one write; the
+order of bytes and closes is kept; and uvicorn serves whole and streamed responses through it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from app.api.http_protocol import HeadJoiningTransport, HttpToolsProtocol
+from app.cli import serve_app
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.events.append(bytes(data))
+
+    def close(self) -> None:
+        self.closing = True
+        self.events.append("close")
+
+    def abort(self) -> None:
+        self.events.append("abort")
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str) -> str:
+        return f"extra:{name}"
+
+
+async def test_a_head_and_the_body_written_right_after_it_go_out_together() -> None:
+    real = Recorder()
+    transport = HeadJoiningTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(HEAD)
+    assert real.events == []
+    transport.write(b"{}")
+    assert real.events == [HEAD + b"{}"]
+    await asyncio.sleep(0)  # the scheduled release finds nothing held
+    assert real.events == [HEAD + b"{}"]
+    transport.write(b"not a head")  # anything else goes straight out
+    assert real.events[-1] == b"not a head"
+    assert transport.get_extra_info("peername") == "extra:peername"
+
+
+async def test_a_head_alone_goes_out_when_the_loop_comes_round_and_before_a_close() -> None:
+    real = Recorder()
+    transport = HeadJoiningTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(HEAD)
+    await asyncio.sleep(0)
+    assert real.events == [HEAD]  # a stream whose first chunk is not ready yet
+    transport.write(b"chunk")
+    transport.write(HEAD)
+    transport.close()
+    assert real.events == [HEAD, b"chunk", HEAD, "close"]
+    transport.write(HEAD)
+    transport.abort()  # an abort drops what is held
+    await asyncio.sleep(0)
+    assert real.events[-1] == "abort" and real.events.count(HEAD) == 2
+
+
+async def _numbers() -> AsyncIterator[bytes]:
+    for i in range(3):
+        await asyncio.sleep(0.01)
+        yield f"data: {i}\n\n".encode()
+
+
+async def whole(request: Request) -> Response:
+    return JSONResponse({"echo": (await request.body()).decode()})
+
+
+async def streamed(request: Request) -> Response:
+    return StreamingResponse(_numbers(), media_type="text/event-stream")
+
+
+async def test_uvicorn_serves_whole_streamed_and_closing_responses_through_it() -> None:
+    app = Starlette(routes=[Route("/whole", whole, methods=["POST"]), Route("/stream", streamed)])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=HttpToolsProtocol,
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for i in range(3):  # on one kept-alive connection
+                answer = await client.post("/whole", content=f"n{i}")
+                assert answer.status_code == 200 and answer.json() == {"echo": f"n{i}"}
+            connections = server.server_state.connections
+            assert connections and all(isinstance(c.transport, HeadJoiningTransport)  # type: ignore[attr-defined]
+                                       for c in connections)
+            async with client.stream("GET", "/stream") as resp:
+                chunks = [chunk async for chunk in resp.aiter_text()]
+            assert resp.status_code == 200 and "".join(chunks) == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+            closing = await client.post("/whole", content="last", headers={"connection": "close"})
+            assert closing.json() == {"echo": "last"} and closing.headers["connection"] == "close"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def test_llm_router_serve_runs_uvicorn_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    configs: list[uvicorn.Config] = []
+
+    class Server:
+        started = True
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            configs.append(config)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(uvicorn, "Server", Server)
+    serve_app(host="127.0.0.1", port=1, workers=1, log_level="warning")
+    (config,) = configs
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
