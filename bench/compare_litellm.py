@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
+from bench import bench_store, gateways
 from bench import compare_report as report
-from bench import gateways
 from bench.compare_report import DIRECT, LITELLM, OURS, PASSTHROUGH
 from bench.loadgen import LoadResult, drive, free_port
 from bench.rawload import Driven, drive_raw
@@ -49,9 +49,12 @@ def body(stream: bool = False) -> dict[str, Any]:
     return {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS, "stream": stream}
 
 
-def ours_env(catalog_path: Path, data_dir: Path, workers: int, base: dict[str, str]) -> dict[str, str]:
+def ours_env(catalog_path: Path, data_dir: Path, workers: int, base: dict[str, str],
+             database_url: str | None = None) -> dict[str, str]:
+    """Ours records into `database_url`, by default a fresh SQLite file (the embedded default)."""
     env = gateways.without(base, ("DATABASE_URL", "REDIS_URL", "ROUTER_CONFIG"))
-    env |= {"ROUTER_CONFIG": str(catalog_path), "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir}/router.db",
+    database_url = database_url or f"sqlite+aiosqlite:///{data_dir}/router.db"
+    env |= {"ROUTER_CONFIG": str(catalog_path), "DATABASE_URL": database_url,
             "ROUTER_DATA_DIR": str(data_dir), "ROUTER_LOG_LEVEL": "WARNING", "ROUTER_MASTER_KEY": MASTER_KEY}
     if workers > 1:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "metrics")
@@ -209,14 +212,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="compare-litellm-")
     work = Path(tmp.name)
     started: list[gateways.Gateway] = []
+    scratch, database_url = None, None
     try:
         catalog = simulator.catalog(load_catalog())
         upstream = str(catalog.providers["openai"].base_url).rstrip("/")
         catalog_path = write_catalog(catalog, work / "catalog.yaml")
         config = gateways.write_litellm_config(work / "litellm.yaml", gateways.litellm_config(
             MODEL, upstream, "sk-simulator", MASTER_KEY))
+        if args.store == "postgres":  # a scratch database at the code's head, dropped at the end
+            scratch, database_url = await bench_store.scratch_database()
         env = {**placeholder_keys(catalog, os.environ), **ours_env(catalog_path, work, args.workers,
-                                                                   dict(os.environ))}
+                                                                   dict(os.environ), database_url)}
         startup: dict[str, dict[str, float]] = {}
         # One at a time, so neither starts while the other competes for the CPU.
         for name, cmd, gw_env, path in (
@@ -248,7 +254,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result: dict[str, Any] = {
             "settings": {"workers": args.workers, "seconds": args.seconds, "concurrency": args.concurrency,
                          "stream_concurrency": args.stream_concurrency, "model": MODEL,
-                         "driver": args.driver,
+                         "driver": args.driver, "store": args.store,
                          "max_tokens": MAX_TOKENS, "command": report.command_line()},
             "startup": startup, **figures, "rss": rss,
         }
@@ -260,6 +266,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             gateways.stop_gateway(gw)
         simulator.stop()
         tmp.cleanup()
+        if scratch is not None:
+            await bench_store.admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
 def main() -> int:
@@ -270,6 +278,9 @@ def main() -> int:
     parser.add_argument("--stream-concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--driver", choices=("raw", "aiohttp"), default="raw",
                         help="load driver: bench/rawload.py (default) or aiohttp's client")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="where ours records: a SQLite file (the embedded default) or a scratch "
+                             "PostgreSQL database on ROUTER_BENCH_PG_DSN's server")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     parser.add_argument("--name", default="compare_litellm", help="file name of the results, no suffix")
     args = parser.parse_args()

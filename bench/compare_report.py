@@ -23,6 +23,8 @@ GOAL_RSS_PER_WORKER_MIB, GOAL_PORT_OPEN_S = 150.0, 2.0
 REFERENCE_PASSTHROUGH_C1_MS = 0.6
 DRIVERS = {"raw": "bench/rawload.py (pre-encoded requests on kept-alive connections, httptools parsing)",
            "aiohttp": "aiohttp's client"}
+STORES = {"sqlite": "SQLite (the embedded default)",
+          "postgres": "PostgreSQL (a scratch database on this machine)"}
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -188,7 +190,9 @@ def render(report: Mapping[str, Any]) -> str:
         f"{s['workers']} worker(s) each; {s['seconds']:g} s per target and concurrency in interleaved 1 s "
         f"slices; same body for all (`{s['model']}`, max_tokens {s['max_tokens']}), same simulator "
         f"upstream; load from the benchmark's own process, separate from the gateways and the simulator, "
-        f"by {DRIVERS.get(s.get('driver', 'aiohttp'), s.get('driver'))}.",
+        f"by {DRIVERS.get(s.get('driver', 'aiohttp'), s.get('driver'))}. Ours records every decision and "
+        f"its attempts into {STORES.get(s.get('store', 'sqlite'), s.get('store'))}; LiteLLM runs without a "
+        "database.",
         f"Reproduce: `{s['command']}`.", "",
         "| concurrency | simulator direct req/s (p50 / p99 ms) | bare pass-through req/s, added p50 / p99 ms "
         "| ours req/s, added p50 / p99 ms | LiteLLM req/s, added p50 / p99 ms "

@@ -70,6 +70,8 @@ def test_ours_env_replaces_database_and_catalog_and_sets_the_shared_master_key(t
     assert one["ROUTER_MASTER_KEY"].startswith("sk-") and one["ROUTER_MASTER_KEY"] != "sk-1234"
     two = ours_env(tmp_path / "c.yaml", tmp_path, 2, base)
     assert two["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "metrics")
+    scratch = "postgresql+asyncpg://postgres@127.0.0.1:5432/router_bench_1"
+    assert ours_env(tmp_path / "c.yaml", tmp_path, 1, base, scratch)["DATABASE_URL"] == scratch
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -236,6 +238,7 @@ def test_markdown_tables_carry_the_figures() -> None:
     assert "| LiteLLM proxy | 1 | 12.00 s | 12.80 s | 700 MiB (3 processes) | 300 MiB | 350 MiB |" in lines
     assert "| added p50 < 5 ms at concurrency 16 | 6.0 ms | **no** |" in lines
     assert "| added p50 < 1 ms at concurrency 1 | 0.8 ms | yes |" in lines
+    assert "into SQLite (the embedded default)" in text  # a run of before the option says so too
     assert "Test CPU, 2 cores" in text and "litellm 1.108.7" in text and "commit abc1234" in text
     assert "`.venv/bin/python bench/compare_litellm.py --seconds 5`" in text
 
