@@ -68,10 +68,15 @@ async def test_a_head_alone_goes_out_when_the_loop_comes_round_and_before_a_clos
     transport.write(HEAD)
     transport.close()
     assert real.events == [HEAD, b"chunk", HEAD, "close"]
-    transport.write(HEAD)
-    transport.abort()  # an abort drops what is held
+    transport.write(HEAD)  # held on a closed transport: nothing more goes out
     await asyncio.sleep(0)
-    assert real.events[-1] == "abort" and real.events.count(HEAD) == 2
+    assert real.events == [HEAD, b"chunk", HEAD, "close"]
+    real = Recorder()
+    transport = HeadJoiningTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(HEAD)
+    transport.abort()  # a head written just before an abort is handed on first, as it would have been
+    await asyncio.sleep(0)
+    assert real.events == [HEAD, "abort"]
 
 
 async def _numbers() -> AsyncIterator[bytes]:

@@ -9,7 +9,8 @@ after it in the same step, and sends both together; a head still held when the e
 round (a stream whose first chunk is not ready) goes out alone then. Bytes keep their order:
 anything written, and a close, first sends what is held.
 
-Served with `uvicorn --http app.api.http_protocol:HttpToolsProtocol` (app/cli.py does).
+Served with `uvicorn --http app.api.http_protocol:HttpToolsProtocol`: app/cli.py does, and so does
+the provider simulator (app/simulator/server.py), whose answers are what the service reads.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class HeadJoiningTransport:
         self._transport.close()
 
     def abort(self) -> None:
-        self._held = None
+        self._release()  # as if it had been written at once: the real transport decides what is lost
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:  # everything else is the real transport's
