@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import json
 import os
 import sys
@@ -223,6 +224,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             scratch, database_url = await bench_store.scratch_database()
         env = {**placeholder_keys(catalog, os.environ), **ours_env(catalog_path, work, args.workers,
                                                                    dict(os.environ), database_url)}
+        # As `pip install` leaves an installed service (and LiteLLM's venv): bytecode compiled, so a
+        # checkout run with PYTHONDONTWRITEBYTECODE=1 does not compile ~160 modules at every start.
+        for package in ("app", "bench"):
+            compileall.compile_dir(gateways.ROOT / package, quiet=1)
         startup: dict[str, dict[str, float]] = {}
         # One at a time, so neither starts while the other competes for the CPU.
         for name, cmd, gw_env, path in (
