@@ -24,9 +24,11 @@ install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
 run: install  ## the demo: service on $(HOST):$(PORT) in front of the provider simulator
+	$(BIN)/python -m compileall -q app  # as an installed service has it, even where PYTHONDONTWRITEBYTECODE is set
 	$(BIN)/llm-router demo --host $(HOST) --port $(PORT) --simulator-port $(SIM_PORT)
 
 serve: install  ## the service alone, on the embedded defaults
+	$(BIN)/python -m compileall -q app
 	$(BIN)/llm-router serve --host $(HOST) --port $(PORT)
 
 test: dev  ## the whole suite
