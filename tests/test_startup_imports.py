@@ -2,7 +2,8 @@
 
 Each of these cost start-up time (the port opens only when the imports and the lifespan are
 done): botocore until a Bedrock request is signed, the analytics reports until the first analytics
-request, and httpx's command-line client (click, rich, pygments) never.
+request, SQLAlchemy's PostgreSQL dialect while the store is SQLite, and httpx's command-line client
+(click, rich, pygments) never.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 NOT_AT_START = ("botocore", "urllib3", "rich", "pygments", "httpx._main", "alembic", "mako",
-                "app.analytics.library", "app.analytics.export", "app.analytics.recommendations")
+                "app.analytics.library", "app.analytics.export", "app.analytics.recommendations",
+                "sqlalchemy.dialects.postgresql")  # on the embedded SQLite default
 
 
 def modules_after(code: str) -> set[str]:

@@ -6,7 +6,7 @@ from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,9 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     No conflict target, so a second decision reusing a tenant's idempotency key is ignored too.
     """
     if dialect == "postgresql":
+        # Imported here: its dialect (~20 modules, ~30 ms) is not needed to start on SQLite.
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
