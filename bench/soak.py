@@ -178,6 +178,23 @@ async def sample(base: str, tally: Tally, stop: asyncio.Event, rss: Callable[[],
                 await asyncio.wait_for(stop.wait(), 0.25)
 
 
+async def drained(base: str, deadline_s: float) -> float | None:
+    """Seconds until the service reports an empty record queue and spool (everything committed),
+    or None if that did not happen within `deadline_s`: after an outage the spool replays while
+    new records keep coming, so on a slow machine it can take a while."""
+    pattern = re.compile(r"^llm_router_(record_queue|spool)_depth(?:\{[^}]*\})? (\S+)$", re.M)
+    start = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() - start < deadline_s:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(f"{base}/metrics") as resp:
+                    depths = [float(v) for _, v in pattern.findall(await resp.text())]
+                if len(depths) >= 2 and not any(depths):
+                    return round(time.monotonic() - start, 1)
+            await asyncio.sleep(0.25)
+    return None
+
+
 async def scenario(seconds: float, steps: list[tuple[float, str, Callable[[], Awaitable[None]]]],
                    tally: Tally) -> None:
     """Run each step at its fraction of the run."""
@@ -250,7 +267,7 @@ def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left
 
 
 async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None = None,
-              tenant_tags: bool = False) -> dict[str, Any]:
+              tenant_tags: bool = False, drain_deadline_s: float = 90.0) -> dict[str, Any]:
     """Set everything up, run the scenario under load, check the records, tear everything down."""
     name = pgdb.unique_name("router_soak")
     await pgdb.create_database(name)
@@ -313,7 +330,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                     drive(base + EXECUTE_PATH, tally, concurrency=concurrency,
                           stop_at=time.monotonic() + seconds, seed=seed, tenant_tags=tenant_tags),
                     scenario(seconds, steps, tally))
-                await asyncio.sleep(3)  # let the writer drain what the restored database can take now
+                drain_s = await drained(base, drain_deadline_s)  # the spool replayed, the queue empty
                 rss["end_mib"] = round(service.rss_mib(), 1)
                 stop.set()
                 await sampler
@@ -322,7 +339,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
             spool_left = spooled(tmp / "data" / "spool")
             records = await stored(direct)
             log = log_path.read_text(errors="replace")
-        extra = {"seconds": seconds, "concurrency": concurrency, "exit_codes": exits,
+        extra = {"seconds": seconds, "concurrency": concurrency, "exit_codes": exits, "drain_s": drain_s,
                  "port_open_s": [round(s, 2) for s in open_s], "rss": rss}
         return summarize(tally, records, spool_left, log, extra | {"tenant_tags": tenant_tags})
     finally:
@@ -341,7 +358,8 @@ def render(r: dict[str, Any]) -> str:
         f"ejections {r['ejections']}  re-admissions {r['readmissions']}",
         f"records expected {rec['expected']}  stored {rec['stored']}  missing {rec['missing']}  "
         f"duplicated attempts {rec['duplicated_attempts']}  attempts short {rec['attempts_short']}",
-        f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f}  spool left {r['spool_left']}",
+        f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f}  spool left {r['spool_left']}  "
+        f"drained {r.get('drain_s')} s after the load",
         f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  exit codes {r['exit_codes']}",
         "provider own availability %: " + ", ".join(
             f"{p} {v}" for p, v in r["provider_availability_percent"].items()),
@@ -362,10 +380,12 @@ def main() -> int:
     parser.add_argument("--tenant-tags", action="store_true",
                         help="send the workload's tenant tags (a tenant cache miss reads the database)")
     parser.add_argument("--log", default=None, help="keep the service's log in this file")
+    parser.add_argument("--drain", type=float, default=90.0,
+                        help="seconds to wait after the load for the queue and spool to empty")
     args = parser.parse_args()
     seconds = 40.0 if args.short else args.seconds
     report = asyncio.run(run(seconds, args.concurrency, args.seed, Path(args.log) if args.log else None,
-                             tenant_tags=args.tenant_tags))
+                             tenant_tags=args.tenant_tags, drain_deadline_s=args.drain))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2) if args.json else render(report))
