@@ -94,6 +94,9 @@ class Exchange(asyncio.Protocol):
     async def send(self, request: bytes) -> int:
         """The status of the response to `request`, once its body has been read whole."""
         assert self.transport is not None
+        if self.transport.is_closing():  # closed since the last answer: a write would vanish
+            self.keep_alive = False
+            raise ConnectionError("connection closed between requests")
         self.reply = asyncio.get_running_loop().create_future()
         self.first_at, self.pending = None, b""
         self.transport.write(request)

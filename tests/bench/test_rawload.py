@@ -112,3 +112,17 @@ async def test_streams_report_the_time_to_the_first_content_chunk(serve: Any) ->
     silent = await drive_raw(url, {"text": False}, concurrency=1, seconds=0.2, warmup_s=0.0,
                              first_token=has_content)
     assert silent.result.requests == 0 and silent.result.errors > 0  # a stream that never said a word
+
+
+async def test_a_connection_the_server_drops_unasked_is_reopened_and_the_loop_goes_on(serve: Any) -> None:
+    answered = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal answered
+        answered += 1
+        if answered == 2:  # answer, then drop the kept-alive connection right after
+            asyncio.get_running_loop().call_later(0.01, request.transport.close)  # type: ignore[union-attr]
+        return web.json_response({"ok": True})
+
+    driven = await drive_raw(await serve(handler), {}, concurrency=1, seconds=0.3, warmup_s=0.0)
+    assert driven.result.requests >= 3  # it went on after the drop, on a new connection
