@@ -66,6 +66,7 @@ class Exchange(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
+            self.keep_alive = False  # the parser is spent: the next request needs a new connection
             self._fail(ConnectionError(f"unparseable response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:

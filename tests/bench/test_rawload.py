@@ -126,3 +126,33 @@ async def test_a_connection_the_server_drops_unasked_is_reopened_and_the_loop_go
 
     driven = await drive_raw(await serve(handler), {}, concurrency=1, seconds=0.3, warmup_s=0.0)
     assert driven.result.requests >= 3  # it went on after the drop, on a new connection
+
+
+async def test_after_an_unparseable_answer_the_next_request_goes_on_a_new_connection() -> None:
+    reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+    handlers: list[asyncio.Task[None]] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        garbage = not handlers  # the first connection answers nonsense, the others well
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"NOT HTTP AT ALL\r\n\r\n" if garbage else reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the driver closed the connection
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        driven = await drive_raw(f"http://127.0.0.1:{port}/", None, concurrency=1, seconds=0.2, warmup_s=0.0)
+        await asyncio.wait_for(asyncio.gather(*handlers), 5)  # every connection seen to its end
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert driven.result.errors == 1 and driven.result.requests > 1
+    assert len(handlers) == 2
