@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.store.bulk_sqlite import sqlite_plan
+from app.store.bulk_sqlite import InsertSql, sqlite_plan
 from app.store.rollup_sqlite import rollup_statements
 from app.store.rows import Kind, Row, RowTuples
 
@@ -40,7 +41,7 @@ class Insert:
     """One table's rows, its INSERT … ON CONFLICT DO NOTHING and its roll-ups' UPSERTs; `kind`:
     the records' kind (None for decision lists)."""
 
-    sql: str
+    sql: InsertSql
     tuples: RowTuples
     rows: Sequence[Row]
     rollups: tuple[str, ...]
@@ -70,14 +71,19 @@ def run(connection: Any, inserts: Sequence[Insert]) -> list[int]:
     statement: str | None = None
     counts = []
     try:
+        limit = variable_limit(connection)
         cursor = connection.cursor()
         try:
             for insert in inserts:
                 added = 0
                 if insert.rows:
-                    statement = insert.sql
-                    cursor.executemany(insert.sql, insert.tuples(insert.rows))
-                    added = int(cursor.rowcount)
+                    statement = insert.sql.rows(1)  # what an error names: the statement per row
+                    tuples = insert.tuples(insert.rows)
+                    per = insert.sql.rows_per_statement(limit)
+                    for start in range(0, len(tuples), per):
+                        chunk = tuples[start:start + per]
+                        cursor.execute(insert.sql.rows(len(chunk)), list(chain.from_iterable(chunk)))
+                        added += int(cursor.rowcount)
                 if added > 0 and insert.rollups:
                     statement = LAST_ROWID
                     cursor.execute(LAST_ROWID)
@@ -90,6 +96,13 @@ def run(connection: Any, inserts: Sequence[Insert]) -> list[int]:
     except Exception as exc:
         raise Failed(statement, exc) from exc
     return counts
+
+
+def variable_limit(connection: Any) -> int:
+    """SQLite's limit on one statement's bound parameters (32,766 by default since 3.32; 999 if
+    the connection cannot say, as SQLAlchemy's adapter cannot)."""
+    getlimit = getattr(connection, "getlimit", None)
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) if getlimit is not None else 999
 
 
 def runs_in_driver_thread(driver: Any) -> bool:

@@ -1,11 +1,17 @@
-"""SQLite batch insert: one prepared INSERT … ON CONFLICT DO NOTHING run over the batch (executemany,
-in app/store/batch_sqlite.py).
+"""SQLite batch insert: one multi-row INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING per table and
+batch (run in app/store/batch_sqlite.py).
 
 SQLAlchemy's multi-row VALUES insert renders and binds every cell in Python on the event loop
 (tens of microseconds a row, several ms for a batch). Here each value goes through its
 column's own bind processor (the same conversion SQLAlchemy applies: exact money as 1e-10 USD
 counts, UTC timestamps as text, UUIDs as 32 hex characters, JSON through the engine's
 serialiser) into a plain tuple, and the driver binds and steps in C in its own thread.
+
+One statement for the rows, not executemany's one step per row: sqlite3 lets go of the GIL around
+every step and must take it back after, and while the event loop is busy each take-back waits up
+to the interpreter's switch interval (5 ms). Beside a thread spinning in Python, 100 single-row
+steps made 2 batches a second, one 100-row statement 36-50 (both ~1,600 with the thread idle): under
+load the writer fell behind and moved the queue to the spool.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import weakref
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from app.store.rows import Convert, RowTuples
 from app.store.types import UtcDateTime, UuidText
 
-Plan = tuple[str, RowTuples]  # the statement, and how rows become its parameter tuples
+Plan = tuple["InsertSql", RowTuples]  # the statement, and how rows become its parameter tuples
 # Per engine's dialect (its JSON serialiser is the engine's), per table.
 _plans: weakref.WeakKeyDictionary[Dialect, dict[str, Plan]] = weakref.WeakKeyDictionary()
 
@@ -34,10 +42,30 @@ def sqlite_plan(table: sa.Table, dialect: Dialect) -> Plan:
     if plan is None:
         names = tuple(c.name for c in table.columns)
         # Only our own table and column names go into the text; every value is a bound parameter.
-        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
-               f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING")
+        sql = InsertSql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ", len(names))  # noqa: S608
         plan = plans[table.name] = (sql, RowTuples.of(names, [_converter(c, dialect) for c in table.columns]))
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class InsertSql:
+    """A table's INSERT … ON CONFLICT DO NOTHING, for any number of rows of `width` values."""
+
+    head: str  # "INSERT INTO t (a, b) VALUES "
+    width: int
+
+    def rows(self, n: int) -> str:
+        return _values_sql(self.head, self.width, n)
+
+    def rows_per_statement(self, variable_limit: int) -> int:
+        """How many rows one statement can carry under SQLite's limit on bound parameters."""
+        return max(1, variable_limit // self.width)
+
+
+@lru_cache(maxsize=1024)
+def _values_sql(head: str, width: int, n: int) -> str:
+    row = f"({', '.join('?' * width)})"
+    return f"{head}{', '.join([row] * n)} ON CONFLICT DO NOTHING"
 
 
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -16,6 +16,12 @@ class WriterOptions(BaseSettings):
     # working set in cache between requests (bench_store: recording cost 22 % of /route
     # throughput at 500, 8-9 % at 100; /execute on SQLite no worse at concurrency 1, better at 16).
     batch_size: int = Field(default=100, alias="ROUTER_RECORD_BATCH_SIZE", ge=1, le=5000)
+    # A batch is written once it has `batch_size` rows (or after `batch_wait_s`) and takes
+    # everything queued by then, up to `batch_max` (RELIABILITY.md's 500): when the writer falls
+    # behind, its batches grow instead of the queue. A batch's fixed cost (a transaction, the
+    # roll-ups, on SQLite a GIL wait per statement while the event loop is busy: ~100 ms a batch
+    # at saturation here) then spreads over more rows; at 100 rows the queue reached the spool.
+    batch_max: int = Field(default=500, alias="ROUTER_RECORD_BATCH_MAX", ge=1, le=5000)
     batch_wait_s: float = Field(default=0.2, alias="ROUTER_RECORD_BATCH_WAIT_S", ge=0, le=5)
     spool_at_fraction: float = Field(default=0.8, alias="ROUTER_SPOOL_AT_FRACTION", gt=0, le=1)
     unreachable_s: float = Field(default=2.0, alias="ROUTER_SPOOL_AFTER_S", gt=0)

@@ -82,8 +82,8 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
     On PostgreSQL one INSERT … SELECT FROM unnest(array of rows) … ON CONFLICT DO NOTHING per
     batch, or with `copy` one binary COPY, which the server refuses whole (a unique violation,
     the transaction spoilt) if a row is stored already (app/store/bulk.py); statement-level
-    triggers run once per batch; on SQLite one prepared INSERT … ON CONFLICT DO NOTHING executed
-    over the batch by the driver, then the batch's new rows added to the analytics roll-ups in
+    triggers run once per batch; on SQLite one multi-row INSERT … ON CONFLICT DO NOTHING (more
+    only past SQLite's limit on parameters), then the batch's new rows added to the analytics roll-ups in
     the same transaction, all in one call in the driver's thread (app/store/batch_sqlite.py).
     The chains and shared exclusions decisions name go in first, once each (those stored are
     skipped; those in `stored_lists`, known to be committed, are not even sent).

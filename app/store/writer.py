@@ -1,11 +1,11 @@
 """The durable write-behind writer: the request path hands records over and never waits.
 
-submit_* appends to a bounded in-memory queue. A background task takes batches (up to
-`batch_size` rows, or whatever arrived within `batch_wait_s`), inserts them (app/store/batch.py:
-COPY on PostgreSQL, ON CONFLICT DO NOTHING wherever a row may be stored already), commits, and
-only then removes them from the queue; on error it keeps the batch and retries with jittered
-backoff. When the queue passes 80 % or writes have failed
-for 2 s (or one hangs past its timeout), the queue moves to the on-disk spool and new records
+submit_* appends to a bounded in-memory queue. A background task takes batches (once `batch_size`
+rows are queued or `batch_wait_s` has passed, everything queued up to `batch_max`), inserts them
+(app/store/batch.py: COPY on PostgreSQL, ON CONFLICT DO NOTHING wherever a row may be stored
+already), commits, and only then removes them from the queue; on error it keeps the batch and
+retries with jittered backoff. When the queue passes 80 % or writes have failed for 2 s (or one
+hangs past its timeout), the queue moves to the on-disk spool and new records
 follow it there, so the order is kept; the spool is replayed, in order, once the database answers,
 and then records go to the queue again. Rows the database refuses as invalid go to a
 dead-letter file instead of blocking the rest. A record is dropped only if even the spool
@@ -76,6 +76,7 @@ class RecordWriter:
         self._spool = spool
         self._queue: deque[tuple[Kind, Record]] = deque()
         self._spool_at = max(1, int(self.options.queue_size * self.options.spool_at_fraction))
+        self._batch_max = max(self.options.batch_size, self.options.batch_max)
         self._spooling = False
         self._closed = False
         self._epoch = 0
@@ -303,7 +304,7 @@ class RecordWriter:
         if self._spooling or not self._queue:
             return True
         epoch = self._epoch
-        batch = list(islice(self._queue, self.options.batch_size))
+        batch = list(islice(self._queue, self._batch_max))
         rows = [(kind, to_row(kind, record)) for kind, record in batch]
         if not await self._write(rows):
             return False
@@ -332,7 +333,7 @@ class RecordWriter:
                 return
 
     async def _replay_once(self) -> bool:
-        lines, cursor, torn = self._spool.read(self.options.batch_size)
+        lines, cursor, torn = self._spool.read(self._batch_max)
         if torn:
             self._drop(1, "a spool segment ends with half a line (the process died mid-write)")
         if cursor is not None and not lines:

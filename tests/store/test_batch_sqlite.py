@@ -4,6 +4,7 @@ roll-ups, and fails whole, with SQLAlchemy's errors, as a batch sent statement b
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,57 @@ async def test_a_closed_driver_connection_is_a_database_error_then_replaced(
     assert caught.value.connection_invalidated
     await store_batch(sessions, batch, StoredLists())  # the pool opened a new connection
     assert len(await table(sqlite_engine, "decisions")) == 1
+
+
+SOURCE_INSERTS = {f"INSERT INTO {name}" for name in ("decision_lists", *SOURCES)}
+
+
+def traced_run(path: Path, inserts: list[batch_sqlite.Insert], variable_limit: int | None = None
+               ) -> tuple[list[int], list[str]]:
+    """batch_sqlite.run over a plain sqlite3 connection; the inserts into the record tables SQLite ran."""
+    connection = sqlite3.connect(path)
+    statements: list[str] = []
+    try:
+        if variable_limit is not None:
+            connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit)
+        connection.set_trace_callback(statements.append)
+        counts = batch_sqlite.run(connection, inserts)
+        connection.commit()
+    finally:
+        connection.close()
+    return counts, [head for s in statements if (head := s.split(" (")[0]) in SOURCE_INSERTS]
+
+
+async def test_a_batch_inserts_each_table_in_one_statement_and_splits_past_the_parameter_limit(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # One step per row would let go of the GIL and wait to take it back after each, up to 5 ms
+    # apiece while the event loop is busy.
+    rows: dict[Kind, list[Row]] = {"decision": [], "attempt": [], "health": []}
+    for batch in requests(60, dt.datetime(2025, 5, 1, tzinfo=dt.UTC)):
+        for kind, row in batch:
+            rows[kind].append(row)
+    inserts = repo.sqlite_inserts(sqlite_engine.dialect, rows)
+    whole, limited = tmp_path / "whole.db", tmp_path / "limited.db"
+    async with sqlite_engine.connect() as conn:  # empty copies of the migrated schema
+        for path in (whole, limited):
+            await conn.exec_driver_sql(f"VACUUM INTO '{path}'")
+    counts, statements = traced_run(whole, inserts)
+    assert counts == [1, 60, 90]
+    assert statements == ["INSERT INTO decision_lists", "INSERT INTO decisions", "INSERT INTO attempts"]
+    # 100 parameters at most: 4 decisions (23 columns) or 4 attempts (22) a statement
+    assert [insert.sql.rows_per_statement(100) for insert in inserts] == [33, 4, 4]
+    counts, statements = traced_run(limited, inserts, variable_limit=100)
+    assert counts == [1, 60, 90]
+    assert statements.count("INSERT INTO decisions") == 15 and statements.count("INSERT INTO attempts") == 23
+    for name in ("decision_lists", "decisions", "attempts", *ROLLUPS):
+        assert await table_at(whole, name) == await table_at(limited, name), name
+    assert all([await table_at(whole, name) for name in ROLLUPS])  # the roll-ups saw the rows
+
+
+async def table_at(path: Path, name: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        return await table(engine, name)
+    finally:
+        await engine.dispose()

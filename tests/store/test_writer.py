@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,6 +59,33 @@ async def test_everything_submitted_is_written_in_batches(engine: AsyncEngine, m
     assert await count_rows(engine, "health_snapshots") == 2
     assert RECORDS_WRITTEN._value.get() - written_before == 692
     assert writer.stats.spooled == 0 and writer.stats.dropped == 0
+    await writer.close()
+
+
+async def test_a_backlog_is_written_in_batches_up_to_batch_max(
+    engine: AsyncEngine, make_writer: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches fill to batch_size, but take what queued meanwhile, up to batch_max: a writer that
+    falls behind writes bigger batches instead of letting the queue grow to the spool."""
+    writer = make_writer(engine, batch_size=20, batch_max=150)
+    sizes: list[int] = []
+    insert = writer._insert
+
+    async def counted(rows: list[Any]) -> None:
+        sizes.append(len(rows))
+        await insert(rows)
+
+    monkeypatch.setattr(writer, "_insert", counted)
+    for _ in range(400):  # queued before the writer starts: a backlog
+        writer.submit_decision(factories.decision())
+    await writer.start()
+    assert await writer.flush(20)
+    assert sizes == [150, 150, 100]
+    for _ in range(15):  # below batch_size: one batch after batch_wait_s
+        writer.submit_decision(factories.decision())
+    assert await writer.flush(20)
+    assert sizes[3:] == [15]
+    assert await count_rows(engine, "decisions") == 415
     await writer.close()
 
 
