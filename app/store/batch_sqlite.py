@@ -21,7 +21,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,12 +76,9 @@ def run(connection: Any, inserts: Sequence[Insert]) -> list[int]:
             for insert in inserts:
                 added = 0
                 if insert.rows:
-                    statement = insert.sql.rows(1)  # what an error names: the statement per row
-                    tuples = insert.tuples(insert.rows)
-                    per = insert.sql.rows_per_statement(limit)
-                    for start in range(0, len(tuples), per):
-                        chunk = tuples[start:start + per]
-                        cursor.execute(insert.sql.rows(len(chunk)), list(chain.from_iterable(chunk)))
+                    statement = insert.sql.one_row()  # what an error names, not thousands of "?"
+                    for sql, params in insert.sql.statements(insert.tuples(insert.rows), limit):
+                        cursor.execute(sql, params)
                         added += int(cursor.rowcount)
                 if added > 0 and insert.rollups:
                     statement = LAST_ROWID

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.analytics.spec import FAMILIES, GRAINS
 from app.store import batch_sqlite, migrate
 from app.store import repositories as repo
 from app.store.batch import store_batch
+from app.store.bulk_sqlite import InsertSql
 from app.store.decision_lists import StoredLists
 from app.store.engine import create_engine, create_sessionmaker, session_scope
 from app.store.failures import is_row_error
@@ -227,7 +229,6 @@ async def test_a_batch_inserts_each_table_in_one_statement_and_splits_past_the_p
     assert counts == [1, 60, 90]
     assert statements == ["INSERT INTO decision_lists", "INSERT INTO decisions", "INSERT INTO attempts"]
     # 100 parameters at most: 4 decisions (23 columns) or 4 attempts (22) a statement
-    assert [insert.sql.rows_per_statement(100) for insert in inserts] == [33, 4, 4]
     counts, statements = traced_run(limited, inserts, variable_limit=100)
     assert counts == [1, 60, 90]
     assert statements.count("INSERT INTO decisions") == 15 and statements.count("INSERT INTO attempts") == 23
@@ -242,3 +243,18 @@ async def table_at(path: Path, name: str) -> list[tuple[Any, ...]]:
         return await table(engine, name)
     finally:
         await engine.dispose()
+
+
+def test_statements_come_in_few_shapes_padded_with_copies_of_the_last_row() -> None:
+    sql = InsertSql("INSERT INTO t (a, b, c) VALUES ", 3)
+    rows = [(i, f"r{i}", None) for i in range(500)]
+    [(text, params)] = list(sql.statements(rows[:5], 32766))
+    assert text.count("(?, ?, ?)") == 8
+    assert params == [*chain.from_iterable(rows[:5]), *rows[4] * 3]
+    # every batch size from 1 to 500 rows in 10 statements, each compiled once per connection
+    shapes = {text for n in range(1, 501) for text, _ in sql.statements(rows[:n], 32766)}
+    assert len(shapes) == 10
+    # past the parameter limit (10 here): chunks of the largest power of two that fits
+    chunks = list(sql.statements(rows[:7], 10))
+    assert [text.count("(?, ?, ?)") for text, _ in chunks] == [2, 2, 2, 1]
+    assert [p for _, params in chunks for p in params] == list(chain.from_iterable(rows[:7]))
