@@ -49,6 +49,9 @@ def sqlite_plan(table: sa.Table, dialect: Dialect) -> Plan:
     return plan
 
 
+MAX_ROWS = 128  # a 500-row batch is 4 statements a table
+
+
 @dataclass(frozen=True, slots=True)
 class InsertSql:
     """A table's INSERT … ON CONFLICT DO NOTHING, for any number of rows of `width` values.
@@ -57,7 +60,7 @@ class InsertSql:
     conflict with it and are skipped (no rowid, no count), so what a statement adds is unchanged.
     sqlite3 keeps each distinct statement it ran compiled (128 per connection), ~2 KB a row of
     VALUES: every batch size its own statement held ~125 MiB once the writer's batches varied
-    from 1 to 500 rows; these shapes hold a few MiB.
+    from 1 to 500 rows; these shapes, up to MAX_ROWS, hold under 1 MiB a table.
     """
 
     head: str  # "INSERT INTO t (a, b) VALUES "
@@ -65,8 +68,9 @@ class InsertSql:
 
     def statements(self, tuples: Sequence[tuple[Any, ...]], variable_limit: int
                    ) -> Iterator[tuple[str, list[Any]]]:
-        """(SQL, parameters) inserting `tuples`: one statement, more only past `variable_limit`."""
-        per = 1 << ((max(1, variable_limit // self.width)).bit_length() - 1)
+        """(SQL, parameters) inserting `tuples`: one statement up to MAX_ROWS rows (fewer if
+        `variable_limit`, SQLite's cap on bound parameters, allows fewer)."""
+        per = min(MAX_ROWS, 1 << ((max(1, variable_limit // self.width)).bit_length() - 1))
         for start in range(0, len(tuples), per):
             chunk = tuples[start:start + per]
             shape = 1 << (len(chunk) - 1).bit_length()
