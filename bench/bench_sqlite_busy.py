@@ -9,6 +9,8 @@ batches grow with the backlog (app/store/bulk_sqlite.py, app/store/options.py).
    calls, as request handling is): records submitted at a fixed rate; prints the rows
    committed, batches and their mean size, the deepest queue and whether it spooled, for
    ROUTER_RECORD_BATCH_MAX 100 (the batch size alone) and 500.
+3. What a batch costs with nothing else running: store_batch over 350-row batches of decisions
+   and attempts, the CPU per row on the event loop's thread and in aiosqlite's.
 
 Run: .venv/bin/python bench/bench_sqlite_busy.py [--seconds 5] [--rate 10000]
 """
@@ -28,8 +30,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.store import migrate
+from app.store.batch import store_batch
+from app.store.decision_lists import StoredLists
 from app.store.engine import create_engine, create_sessionmaker
 from app.store.options import WriterOptions
+from app.store.rows import Kind, Row, attempt_row, decision_row
 from app.store.spool import Spool
 from app.store.writer import RecordWriter
 from bench.bench_store import sample_records
@@ -134,6 +139,30 @@ async def writer_under_load(batch_max: int, seconds: float, rate: int, tmp: Path
             "mean_batch": sum(sizes) / max(len(sizes), 1), "deepest_queue": deepest, "spooled": spooled}
 
 
+async def batch_cost(tmp: Path, batches: int = 40, size: int = 350) -> tuple[float, float]:
+    """(us per row on the event loop's thread, us per row in the rest of the process)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp / 'cost.db'}")
+    await migrate.upgrade_locked(engine, tmp / "cost.lock")
+    sessions, lists = create_sessionmaker(engine), StoredLists()
+    decisions, attempts = sample_records(batches * size)
+    by_decision: dict[str, list[Any]] = {}
+    for a in attempts:
+        by_decision.setdefault(a.decision_id, []).append(a)
+    rows: list[tuple[Kind, Row]] = []
+    for d in decisions:
+        rows.append(("decision", decision_row(d)))
+        rows += [("attempt", attempt_row(a)) for a in by_decision.get(d.id, [])]
+    await store_batch(sessions, rows[:size], lists)  # connection opened, statements prepared
+    loop_cpu, process_cpu = time.thread_time(), time.process_time()
+    for start in range(size, len(rows), size):
+        await store_batch(sessions, rows[start:start + size], lists)
+    n = len(rows) - size
+    loop_us = 1e6 * (time.thread_time() - loop_cpu) / n
+    rest_us = 1e6 * (time.process_time() - process_cpu) / n - loop_us
+    await engine.dispose()
+    return loop_us, rest_us
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -152,6 +181,9 @@ async def main() -> None:
             print(f"   batch_max {batch_max}: {r['committed_during_load']} of {r['submitted']} rows "
                   f"committed during the load, {r['batches']} batches (mean {r['mean_batch']:.0f} rows), "
                   f"deepest queue {r['deepest_queue']}, spooled {r['spooled']}")
+        loop_us, rest_us = await batch_cost(tmp)
+        print(f"3. store_batch alone, 350-row batches: {loop_us:.1f} us a row on the event loop's thread, "
+              f"{rest_us:.1f} in aiosqlite's")
 
 
 if __name__ == "__main__":
