@@ -2,8 +2,8 @@
 
 Each of these cost start-up time (the port opens only when the imports and the lifespan are
 done): botocore until a Bedrock request is signed, the analytics reports until the first analytics
-request, SQLAlchemy's PostgreSQL dialect while the store is SQLite, and httpx's command-line client
-(click, rich, pygments) never.
+request, SQLAlchemy's PostgreSQL dialect while the store is SQLite, aiohttp until the first stream
+(app/providers/transport.py), and httpx's command-line client (click, rich, pygments) never.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-NOT_AT_START = ("botocore", "urllib3", "rich", "pygments", "httpx._main", "alembic", "mako",
+NOT_AT_START = ("botocore", "urllib3", "rich", "pygments", "httpx._main", "alembic", "mako", "aiohttp",
+                "httpx_aiohttp",
                 "app.analytics.library", "app.analytics.export", "app.analytics.recommendations",
                 "sqlalchemy.dialects.postgresql")  # on the embedded SQLite default
 
@@ -45,3 +46,17 @@ def test_the_analytics_library_is_still_there_on_first_use() -> None:
     loaded = modules_after("import app.main\nfrom app.analytics import RoutingAnalytics\n"
                            "assert RoutingAnalytics.__module__ == 'app.analytics.library'")
     assert "app.analytics.export" in loaded
+
+
+def test_the_provider_pool_opens_without_aiohttp_and_a_stream_loads_it() -> None:
+    code = ("import asyncio, sys\n"
+            "from app.config.loader import load_catalog\n"
+            "from app.providers.pool import ProviderPool\n"
+            "async def main():\n"
+            "    pool = await ProviderPool.open(load_catalog(), environ={'OPENAI_API_KEY': 'k'})\n"
+            "    assert 'aiohttp' not in sys.modules, 'the pool imported aiohttp'\n"
+            "    transport = pool.adapters['openai'].client._transport\n"
+            "    assert type(transport.streams).__name__ == 'StreamTransport'\n"
+            "    await pool.aclose()\n"
+            "asyncio.run(main())")
+    assert {"aiohttp", "httpx_aiohttp", "app.providers.aiohttp_streams"} <= modules_after(code)

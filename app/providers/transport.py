@@ -4,24 +4,29 @@
 jar (parsed on each reply), redirect and auth machinery, and aiohttp's own request costs about
 as much again. Non-streamed provider calls only need status, headers and a size-capped body, so
 `FastTransport.post` sends them on its own kept-alive HTTP/1.1 connections (app/providers/http1.py).
-Everything else (streams, other callers, tests with `httpx.MockTransport`) uses the transport
-through httpx as before. Both paths raise the same httpx exceptions for the same failure.
+Everything else (streams, other callers; tests use `httpx.MockTransport` instead) goes through httpx
+to httpx-aiohttp's transport (app/providers/aiohttp_streams.py), imported at its first request so
+that start-up does not wait for aiohttp. Both paths raise the same httpx exceptions for the same
+failure.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from app.providers.http1 import Http1Pool
 
+if TYPE_CHECKING:
+    from app.providers.aiohttp_streams import StreamTransport
+
 # aiohttp's connector default, used when the limits set none (as httpx-aiohttp does).
 DEFAULT_LIMIT = 100
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx-aiohttp's
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,33 +38,51 @@ class RawReply:
     body: bytes
 
 
-def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
-    """The aiohttp timeouts httpx-aiohttp derives from an httpx.Timeout (connect, read, pool)."""
-    return aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool)
+@dataclass(frozen=True, slots=True)
+class PostTimeouts:
+    """A whole-reply POST's limits in seconds (None: none): to connect a socket, to wait for a
+    pooled connection, and between two reads."""
+
+    connect_s: float | None
+    pool_s: float | None
+    read_s: float | None
 
 
-class FastTransport(AiohttpTransport):
-    """httpx-aiohttp's transport with a direct POST for whole (non-streamed) replies."""
+def client_timeout(timeout: httpx.Timeout) -> PostTimeouts:
+    """The limits httpx-aiohttp derives from an httpx.Timeout (connect, pool, read)."""
+    return PostTimeouts(connect_s=timeout.connect, pool_s=timeout.pool, read_s=timeout.read)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        limit = self.limits.max_connections
+
+class FastTransport(httpx.AsyncBaseTransport):
+    """Whole replies on our own connections (`post`); everything else through httpx-aiohttp's
+    transport, built, and aiohttp imported, at its first request (`streams`)."""
+
+    def __init__(self, verify: ssl.SSLContext | bool = True, *, limits: httpx.Limits = DEFAULT_LIMITS,
+                 trust_env: bool = True) -> None:
+        self.ssl_context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+        self.limits = limits
+        self._trust_env = trust_env
+        self._streams: StreamTransport | None = None
+        limit = limits.max_connections
         # Its own connections, apart from aiohttp's (streams): each pool keeps to the limit.
         self.http1 = Http1Pool(ssl_context=self.ssl_context, limit=DEFAULT_LIMIT if limit is None else limit,
-                               keepalive_s=self.limits.keepalive_expiry)
+                               keepalive_s=limits.keepalive_expiry)
 
-    def get_client(self) -> aiohttp.ClientSession:
-        """One pooled session; no cookie jar, so no provider cookie is kept or sent between tenants."""
-        if self.client is not None:
-            return super().get_client()
-        limit = self.limits.max_connections
-        connector = aiohttp.TCPConnector(keepalive_timeout=self.limits.keepalive_expiry, ssl=self.ssl_context,
-                                         limit=DEFAULT_LIMIT if limit is None else limit)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+    @property
+    def streams(self) -> StreamTransport:
+        """httpx-aiohttp's transport, on the same TLS context and limits."""
+        if self._streams is None:
+            from app.providers.aiohttp_streams import StreamTransport  # aiohttp: at first use
+
+            self._streams = StreamTransport(verify=self.ssl_context, limits=self.limits,
+                                            trust_env=self._trust_env)
+        return self._streams
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.streams.handle_async_request(request)
 
     async def post(
-        self, url: str, headers: Mapping[str, str], content: bytes, *, timeouts: aiohttp.ClientTimeout,
-        cap: int,
+        self, url: str, headers: Mapping[str, str], content: bytes, *, timeouts: PostTimeouts, cap: int,
     ) -> RawReply:
         """POST `content` and read the reply, refusing bodies over `cap` bytes (after decoding).
 
@@ -68,10 +91,11 @@ class FastTransport(AiohttpTransport):
         decoded per Content-Encoding.
         """
         status, received, body = await self.http1.post(
-            url, headers, content, connect_s=timeouts.sock_connect, pool_s=timeouts.connect,
-            read_s=timeouts.sock_read, cap=cap)
+            url, headers, content, connect_s=timeouts.connect_s, pool_s=timeouts.pool_s,
+            read_s=timeouts.read_s, cap=cap)
         return RawReply(status, received, body)
 
     async def aclose(self) -> None:
         self.http1.close()
-        await super().aclose()
+        if self._streams is not None:
+            await self._streams.aclose()
