@@ -5,8 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SQLITE_BATCH_MAX = 500
-
 
 class WriterOptions(BaseSettings):
     """Queue, batch, spool and shutdown limits (the defaults follow RELIABILITY.md)."""
@@ -19,14 +17,11 @@ class WriterOptions(BaseSettings):
     # throughput at 500, 8-9 % at 100; /execute on SQLite no worse at concurrency 1, better at 16).
     batch_size: int = Field(default=100, alias="ROUTER_RECORD_BATCH_SIZE", ge=1, le=5000)
     # A batch is written once it has `batch_size` rows (or after `batch_wait_s`) and takes
-    # everything queued by then, up to `batch_max`; the spool replays in batches of `batch_max`.
-    # Unset: RELIABILITY.md's 500 on SQLite, where a batch's fixed cost is high under load (a
-    # GIL wait per statement while the event loop is busy: ~100 ms a batch at saturation here;
-    # at 100 rows the queue reached the spool), so a writer that falls behind writes bigger
-    # batches instead of letting the queue grow; `batch_size` elsewhere, since on PostgreSQL
-    # bigger batches made recording dearer (bench_store, /route: 25-35 % of throughput at 500
-    # against 12-24 % at 100, four runs each).
-    batch_max: int | None = Field(default=None, alias="ROUTER_RECORD_BATCH_MAX", ge=1, le=5000)
+    # everything queued by then, up to `batch_max` (RELIABILITY.md's 500): when the writer falls
+    # behind, its batches grow instead of the queue. A batch's fixed cost (a transaction, the
+    # roll-ups, on SQLite a GIL wait per statement while the event loop is busy: ~100 ms a batch
+    # at saturation here) then spreads over more rows; at 100 rows the queue reached the spool.
+    batch_max: int = Field(default=500, alias="ROUTER_RECORD_BATCH_MAX", ge=1, le=5000)
     batch_wait_s: float = Field(default=0.2, alias="ROUTER_RECORD_BATCH_WAIT_S", ge=0, le=5)
     spool_at_fraction: float = Field(default=0.8, alias="ROUTER_SPOOL_AT_FRACTION", gt=0, le=1)
     unreachable_s: float = Field(default=2.0, alias="ROUTER_SPOOL_AFTER_S", gt=0)
@@ -34,9 +29,3 @@ class WriterOptions(BaseSettings):
     write_timeout_s: float = Field(default=5.0, alias="ROUTER_RECORD_WRITE_TIMEOUT_S", gt=0)
     retry_max_s: float = Field(default=2.0, alias="ROUTER_RECORD_RETRY_MAX_S", gt=0)
     shutdown_flush_s: float = Field(default=10.0, alias="ROUTER_SHUTDOWN_FLUSH_S", ge=0)
-
-    def batch_max_for(self, dialect: str) -> int:
-        """The most rows a batch takes on this database (never fewer than `batch_size`)."""
-        if self.batch_max is not None:
-            return max(self.batch_size, self.batch_max)
-        return max(self.batch_size, SQLITE_BATCH_MAX if dialect == "sqlite" else self.batch_size)

@@ -1,15 +1,15 @@
 """The durable write-behind writer: the request path hands records over and never waits.
 
 submit_* appends to a bounded in-memory queue. A background task takes batches (once `batch_size`
-rows are queued or `batch_wait_s` has passed, everything queued up to `batch_max`, which is larger
-on SQLite: app/store/options.py), inserts them (app/store/batch.py: COPY on PostgreSQL, ON
-CONFLICT DO NOTHING wherever a row may be stored already), commits, and only then removes them
-from the queue; on error it keeps the batch and retries with jittered backoff. When the queue
-passes 80 % or writes have failed for 2 s (or one hangs past its timeout), the queue moves to the
-on-disk spool and new records follow it there, so the order is kept; the spool is replayed, in
-order, once the database answers, and then records go to the queue again. Rows the database
-refuses as invalid go to a dead-letter file instead of blocking the rest. A record is dropped only
-if even the spool write fails (counted in `records_dropped_total`, logged at error).
+rows are queued or `batch_wait_s` has passed, everything queued up to `batch_max`), inserts them
+(app/store/batch.py: COPY on PostgreSQL, ON CONFLICT DO NOTHING wherever a row may be stored
+already), commits, and only then removes them from the queue; on error it keeps the batch and
+retries with jittered backoff. When the queue passes 80 % or writes have failed for 2 s (or one
+hangs past its timeout), the queue moves to the on-disk spool and new records
+follow it there, so the order is kept; the spool is replayed, in order, once the database answers,
+and then records go to the queue again. Rows the database refuses as invalid go to a
+dead-letter file instead of blocking the rest. A record is dropped only if even the spool
+write fails (counted in `records_dropped_total`, logged at error).
 """
 
 from __future__ import annotations
@@ -76,8 +76,7 @@ class RecordWriter:
         self._spool = spool
         self._queue: deque[tuple[Kind, Record]] = deque()
         self._spool_at = max(1, int(self.options.queue_size * self.options.spool_at_fraction))
-        bind = sessions.kw.get("bind")
-        self._batch_max = self.options.batch_max_for(bind.dialect.name if bind is not None else "")
+        self._batch_max = max(self.options.batch_size, self.options.batch_max)
         self._spooling = False
         self._closed = False
         self._epoch = 0

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.metrics import RECORDS_DROPPED, RECORDS_WRITTEN
 from app.records import DecisionRecord
 from app.store.engine import create_engine
-from app.store.options import WriterOptions
 from app.store.writer import RecordWriter
 from tests.store import factories
 from tests.store.conftest import count_rows
@@ -88,36 +87,6 @@ async def test_a_backlog_is_written_in_batches_up_to_batch_max(
     assert sizes[3:] == [15]
     assert await count_rows(engine, "decisions") == 415
     await writer.close()
-
-
-async def test_a_backlog_grows_batches_to_500_rows_on_sqlite_only_by_default(
-    engine: AsyncEngine, make_writer: Make, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On PostgreSQL bigger batches made recording dearer, so there batches stay at batch_size
-    unless ROUTER_RECORD_BATCH_MAX says otherwise."""
-    writer = make_writer(engine)
-    sizes: list[int] = []
-    insert = writer._insert
-
-    async def counted(rows: list[Any]) -> None:
-        sizes.append(len(rows))
-        await insert(rows)
-
-    monkeypatch.setattr(writer, "_insert", counted)
-    for _ in range(700):
-        writer.submit_decision(factories.decision())
-    await writer.start()
-    assert await writer.flush(20)
-    assert sizes == ([500, 200] if engine.dialect.name == "sqlite" else [100] * 7)
-    await writer.close()
-
-
-def test_batch_max_defaults_by_database_and_never_goes_below_batch_size() -> None:
-    assert WriterOptions().batch_max_for("sqlite") == 500
-    assert WriterOptions().batch_max_for("postgresql") == 100
-    assert WriterOptions.model_validate({"batch_max": 300}).batch_max_for("postgresql") == 300
-    assert WriterOptions.model_validate({"batch_size": 800}).batch_max_for("sqlite") == 800
-    assert WriterOptions.model_validate({"batch_size": 200, "batch_max": 50}).batch_max_for("sqlite") == 200
 
 
 async def test_resubmitted_records_are_stored_once(engine: AsyncEngine, make_writer: Make) -> None:
