@@ -48,7 +48,7 @@ def test_the_analytics_library_is_still_there_on_first_use() -> None:
     assert "app.analytics.export" in loaded
 
 
-def test_the_provider_pool_opens_without_aiohttp_and_a_stream_loads_it() -> None:
+def test_the_provider_pool_opens_without_aiohttp_and_its_stream_transport_loads_it() -> None:
     code = ("import asyncio, sys\n"
             "from app.config.loader import load_catalog\n"
             "from app.providers.pool import ProviderPool\n"

@@ -10,8 +10,8 @@ serialiser) into a plain tuple, and the driver binds and steps in C in its own t
 One statement for the rows, not executemany's one step per row: sqlite3 lets go of the GIL around
 every step and must take it back after, and while the event loop is busy each take-back waits up
 to the interpreter's switch interval (5 ms). Beside a thread spinning in Python, 100 single-row
-steps made 2 batches a second, one 100-row statement 36-50 (both ~1,600 with the thread idle): under
-load the writer fell behind and moved the queue to the spool.
+steps made 1-2 batches a second, one 100-row statement 40-80 (both ~2,000 with the thread idle;
+bench/bench_sqlite_busy.py): under load the writer fell behind and moved the queue to the spool.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ class InsertSql:
 
     A statement carries a power of two of rows, the last row repeated to fill it: the copies
     conflict with it and are skipped (no rowid, no count), so what a statement adds is unchanged.
-    sqlite3 keeps each distinct statement it ran compiled (128 per connection), ~2 KB a row of
-    VALUES: every batch size its own statement held ~125 MiB once the writer's batches varied
-    from 1 to 500 rows; these shapes, up to MAX_ROWS, hold under 1 MiB a table.
+    sqlite3 keeps each distinct statement it ran compiled (128 per connection): 128 statements of
+    373 to 500 rows held 125 MiB (~2 KB a row of VALUES), so a statement per batch size grew the
+    service by ~70 MiB; by that measure these shapes, up to MAX_ROWS, hold under 1 MiB a table.
     """
 
     head: str  # "INSERT INTO t (a, b) VALUES "
