@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -40,8 +41,8 @@ from app.health.runtime import start_health
 from app.health.tracker import HealthTracker
 from app.metrics import worker_exited
 from app.openai_compat.wire import ChatCompletionRequest
-from app.providers.pool import ProviderPool
-from app.quality.estimator import load_estimator
+from app.providers.pool import ProviderPool, default_ssl_context
+from app.quality.estimator import DeferredEstimator
 from app.routing.router import SmartLLMRouter, keyed_providers
 from app.routing.schemas import RouteRequest
 from app.store.lifecycle import open_store
@@ -75,8 +76,20 @@ def build_context(settings: Settings) -> ServiceContext:
         catalog=catalog,
         router=router,
         keyed_providers=keyed_providers(catalog),
-        policy=RoutingPolicy(router, load_estimator()),
+        policy=RoutingPolicy(router, DeferredEstimator()),
     )
+
+
+def warm_up(ctx: ServiceContext) -> None:
+    """Build, off the event loop once the service is up, what start-up need not wait for and the
+    first requests would otherwise build: the providers' TLS context and the difficulty estimator
+    (~0.1 s together here)."""
+    try:
+        default_ssl_context()
+    except OSError as exc:  # e.g. SSL_CERT_FILE names a missing file: the first TLS call says so too
+        log.warning("the TLS context could not be built: %s", exc)
+    if ctx.policy is not None and isinstance(ctx.policy.estimator, DeferredEstimator):
+        ctx.policy.estimator.load()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -112,9 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # `llm-router serve` starts with the collector off (app/cli.py): on from here.
         gc.freeze()
         gc.enable()
+        warming = asyncio.get_running_loop().run_in_executor(None, warm_up, ctx)
         try:
             yield
         finally:
+            await warming
             stop_watching_keys()
             if ctx.quality is not None:
                 await ctx.quality.stop()

@@ -13,6 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from app.config.settings import Settings
+from app.main import create_app
+from app.providers.pool import default_ssl_context
+from app.quality.estimator import DeferredEstimator
+
 ROOT = Path(__file__).resolve().parents[1]
 
 NOT_AT_START = ("botocore", "urllib3", "rich", "pygments", "httpx._main", "alembic", "mako", "aiohttp",
@@ -55,8 +62,23 @@ def test_the_provider_pool_opens_without_aiohttp_and_its_stream_transport_loads_
             "async def main():\n"
             "    pool = await ProviderPool.open(load_catalog(), environ={'OPENAI_API_KEY': 'k'})\n"
             "    assert 'aiohttp' not in sys.modules, 'the pool imported aiohttp'\n"
+            "    from app.providers.pool import default_ssl_context\n"
+            "    assert default_ssl_context.cache_info().currsize == 0, 'the pool loaded the CA bundle'\n"
             "    transport = pool.adapters['openai'].client._transport\n"
             "    assert type(transport.streams).__name__ == 'StreamTransport'\n"
             "    await pool.aclose()\n"
             "asyncio.run(main())")
     assert {"aiohttp", "httpx_aiohttp", "app.providers.aiohttp_streams"} <= modules_after(code)
+
+
+def test_the_lifespan_leaves_the_estimator_and_tls_context_to_its_warm_up(
+    provider_keys: dict[str, str], settings: Settings
+) -> None:
+    """Built in a thread once the service is up (and awaited at shutdown), not before the port opens."""
+    default_ssl_context.cache_clear()
+    app = create_app(settings)
+    with TestClient(app):
+        estimator = app.state.ctx.policy.estimator
+        assert isinstance(estimator, DeferredEstimator)
+    assert estimator._loaded is not None and estimator.name == "learned"
+    assert default_ssl_context.cache_info().currsize == 1

@@ -23,6 +23,7 @@ from app.health.settings import HealthSettings
 from app.health.tracker import HealthTracker
 from app.health.window import BUCKETS_PER_WINDOW
 from app.providers.pool import default_ssl_context
+from app.providers.transport import DeferredTransport
 
 if TYPE_CHECKING:  # redis and the modules over it are imported only when REDIS_URL is set
     from redis.asyncio import Redis
@@ -65,8 +66,9 @@ async def start_health(tracker: HealthTracker, catalog: Catalog, settings: Setti
     hs = health_settings or HealthSettings()
     tracker.listeners.append(partial(export_provider, tracker))
     export_all(tracker)
-    # the providers' TLS context: loading the CA bundle a second time cost 30-60 ms of start-up
-    http = httpx.AsyncClient(follow_redirects=False, timeout=hs.probe_timeout_s, verify=default_ssl_context())
+    # The providers' TLS context, at the first probe or alert: loading the CA bundle cost ~50 ms of start-up.
+    http = httpx.AsyncClient(follow_redirects=False, timeout=hs.probe_timeout_s,
+                             transport=DeferredTransport(default_ssl_context))
     replicator = None
     clients: list[Redis] = []
     lock: LeaderLock

@@ -20,7 +20,7 @@ import asyncio
 import ssl
 import zlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -196,8 +196,11 @@ class Connection(asyncio.Protocol):
 class Http1Pool:
     """Kept-alive connections per origin; at most `limit` busy at once (callers beyond it wait)."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext | None, limit: int, keepalive_s: float | None) -> None:
-        self.ssl_context = ssl_context
+    def __init__(self, *, ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None, limit: int,
+                 keepalive_s: float | None) -> None:
+        # A context, or where to get one at the first TLS connection (None: the system's default).
+        self._tls = ssl_context
+        self.ssl_context = ssl_context if isinstance(ssl_context, ssl.SSLContext) else None
         self.limit = limit
         self.keepalive_s = keepalive_s
         self.idle: dict[tuple[str, str, int], deque[Connection]] = {}
@@ -297,7 +300,7 @@ class Http1Pool:
 
     def _ssl(self) -> ssl.SSLContext:
         if self.ssl_context is None:
-            self.ssl_context = ssl.create_default_context()
+            self.ssl_context = self._tls() if callable(self._tls) else ssl.create_default_context()
         return self.ssl_context
 
     def _release(self, origin: Origin, conn: Connection) -> None:

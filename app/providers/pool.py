@@ -39,7 +39,7 @@ def build_client(spec: ProviderSpec, transport: httpx.AsyncBaseTransport | None 
     timeout = httpx.Timeout(connect=spec.timeouts.connect_s, read=spec.timeouts.read_s,
                             write=spec.timeouts.read_s, pool=spec.timeouts.read_s)
     if transport is None:
-        transport = FastTransport(verify=default_ssl_context(), limits=limits, trust_env=False)
+        transport = FastTransport(verify=default_ssl_context, limits=limits, trust_env=False)
     return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
 
 

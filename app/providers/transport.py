@@ -13,7 +13,7 @@ failure.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,18 +55,33 @@ def client_timeout(timeout: httpx.Timeout) -> PostTimeouts:
 
 class FastTransport(httpx.AsyncBaseTransport):
     """Whole replies on our own connections (`post`); everything else through httpx-aiohttp's
-    transport, built, and aiohttp imported, at its first request (`streams`)."""
+    transport, built, and aiohttp imported, at its first request (`streams`).
 
-    def __init__(self, verify: ssl.SSLContext | bool = True, *, limits: httpx.Limits = DEFAULT_LIMITS,
-                 trust_env: bool = True) -> None:
-        self.ssl_context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    `verify` is httpx's (a context, or True/False), or a function giving the context: either way
+    the context is built at the first TLS connection or stream, not at start-up (loading the CA
+    bundle costs ~50 ms here)."""
+
+    def __init__(self, verify: ssl.SSLContext | bool | Callable[[], ssl.SSLContext] = True, *,
+                 limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = True) -> None:
+        self._verify = verify
+        self._ssl_context: ssl.SSLContext | None = None
         self.limits = limits
         self._trust_env = trust_env
         self._streams: StreamTransport | None = None
         limit = limits.max_connections
         # Its own connections, apart from aiohttp's (streams): each pool keeps to the limit.
-        self.http1 = Http1Pool(ssl_context=self.ssl_context, limit=DEFAULT_LIMIT if limit is None else limit,
+        self.http1 = Http1Pool(ssl_context=lambda: self.ssl_context,
+                               limit=DEFAULT_LIMIT if limit is None else limit,
                                keepalive_s=limits.keepalive_expiry)
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context of both paths, built at its first use."""
+        if self._ssl_context is None:
+            verify = self._verify
+            self._ssl_context = (verify() if callable(verify)
+                                 else httpx.create_ssl_context(verify=verify, trust_env=self._trust_env))
+        return self._ssl_context
 
     @property
     def streams(self) -> StreamTransport:
@@ -99,3 +114,21 @@ class FastTransport(httpx.AsyncBaseTransport):
         self.http1.close()
         if self._streams is not None:
             await self._streams.aclose()
+
+
+class DeferredTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, built at its first request with the context `tls` gives then (for
+    clients created at start-up that may never make a TLS call, or not soon)."""
+
+    def __init__(self, tls: Callable[[], ssl.SSLContext]) -> None:
+        self._tls = tls
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(verify=self._tls())
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()

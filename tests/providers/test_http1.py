@@ -253,3 +253,30 @@ async def test_https_verifies_the_server_with_the_clients_context(tmp_path: Path
     finally:
         trusting.close()
         listening.close()
+
+
+async def test_a_context_source_is_called_at_the_first_tls_connection_only(tmp_path: Path) -> None:
+    cert_path, key_path = self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_path, key_path)
+    server = Server(lambda _: OK)
+    plain = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    tls = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_ctx)
+    built: list[ssl.SSLContext] = []
+
+    def source() -> ssl.SSLContext:
+        built.append(ssl.create_default_context(cafile=str(cert_path)))
+        return built[-1]
+
+    pool = Http1Pool(ssl_context=source, limit=4, keepalive_s=30)
+    try:
+        assert await post(pool, f"http://127.0.0.1:{plain.sockets[0].getsockname()[1]}/x") == (200, b"{}")
+        assert built == []  # plain HTTP never needs it
+        url = f"https://127.0.0.1:{tls.sockets[0].getsockname()[1]}/x"
+        for _ in range(2):
+            assert await post(pool, url) == (200, b"{}")
+        assert len(built) == 1 and pool.ssl_context is built[0]
+    finally:
+        pool.close()
+        plain.close()
+        tls.close()

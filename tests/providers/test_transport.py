@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,7 +20,7 @@ from app.providers.errors import ErrorClass, ProviderError
 from app.providers.messages import chat_request
 from app.providers.pool import build_client
 from app.providers.registry import adapter_class
-from app.providers.transport import FastTransport, client_timeout
+from app.providers.transport import DeferredTransport, FastTransport, client_timeout
 
 COMPLETION = {
     "id": "chatcmpl-1", "object": "chat.completion", "model": "m",
@@ -184,3 +185,39 @@ async def test_no_cookie_is_kept_between_calls(
         assert isinstance(await outcome(fast, f"{by_name}/ok"), Completion)
     assert len(upstream.seen) == 2
     assert all("Cookie" not in headers for headers in upstream.seen)
+
+
+async def test_the_tls_context_is_built_at_first_use_and_shared_by_both_paths(upstream: Upstream) -> None:
+    built: list[ssl.SSLContext] = []
+
+    def source() -> ssl.SSLContext:
+        built.append(ssl.create_default_context())
+        return built[-1]
+
+    transport = FastTransport(verify=source, trust_env=False)
+    try:
+        reply = await transport.post(f"{upstream.url}/ok/chat/completions", {}, b"{}",
+                                     timeouts=client_timeout(httpx.Timeout(5.0)), cap=20_000)
+        assert reply.status_code == 200 and built == []  # plain HTTP: nothing loaded
+        assert transport.streams.ssl_context is transport.ssl_context is built[0]
+        assert len(built) == 1
+    finally:
+        await transport.aclose()
+
+
+async def test_a_deferred_transport_builds_httpx_transport_at_its_first_request(upstream: Upstream) -> None:
+    calls: list[int] = []
+
+    def source() -> ssl.SSLContext:
+        calls.append(1)
+        return ssl.create_default_context()
+
+    async with httpx.AsyncClient(transport=DeferredTransport(source)) as client:
+        assert calls == []
+        for _ in range(2):
+            answer = await client.post(f"{upstream.url}/ok/chat/completions", content=b"{}")
+            assert answer.status_code == 200
+        assert calls == [1]
+    async with httpx.AsyncClient(transport=DeferredTransport(source)):
+        pass  # closed unused: never built
+    assert calls == [1]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.quality.estimator import ARTIFACT_PATH, LearnedEstimator, RulesEstimator, load_estimator
+from app.quality.estimator import (
+    ARTIFACT_PATH,
+    DeferredEstimator,
+    LearnedEstimator,
+    RulesEstimator,
+    load_estimator,
+)
 
 PROMPTS = [
     "",
@@ -99,6 +106,36 @@ def test_rules_rank_a_long_multi_step_problem_above_a_greeting() -> None:
             "and a third of the rest at $2. After paying 15% tax, how much does he earn per hour if he "
             "works 6 hours a day? Show each step.") * 2
     assert rules.strong_win_rate(hard) > rules.strong_win_rate("hello there")
+
+
+def test_the_deferred_estimator_reads_the_artifact_once_at_first_use(
+    learned: LearnedEstimator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[Path] = []
+    real = LearnedEstimator.from_file
+
+    def counted(path: Path) -> LearnedEstimator:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(LearnedEstimator, "from_file", staticmethod(counted))
+    deferred = DeferredEstimator()
+    assert reads == []  # nothing read at construction: start-up does not wait for it
+    threads = [threading.Thread(target=deferred.load) for _ in range(4)]  # the lifespan and requests
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert reads == [ARTIFACT_PATH]
+    assert deferred.name == "learned"
+    assert [deferred.strong_win_rate(p) for p in PROMPTS] == [learned.strong_win_rate(p) for p in PROMPTS]
+    assert reads == [ARTIFACT_PATH]
+
+
+def test_a_deferred_estimator_falls_back_to_rules_like_load_estimator(tmp_path: Path) -> None:
+    deferred = DeferredEstimator(tmp_path / "absent.json")
+    assert deferred.name == "rules"
+    assert deferred.strong_win_rate("hi") == RulesEstimator().strong_win_rate("hi")
 
 
 def test_missing_artifact_falls_back_to_rules(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
