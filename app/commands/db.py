@@ -1,14 +1,17 @@
-"""`llm-router db upgrade | current | downgrade`: the schema of DATABASE_URL, by Alembic."""
+"""`llm-router db upgrade | current | downgrade`: the schema of DATABASE_URL, by Alembic; and
+`llm-router db snapshot`: the SQLite head schema new databases are created from."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from app.config.settings import Settings
-from app.store import migrate
+from app.store import migrate, sqlite_snapshot
 from app.store.engine import create_engine, database_url, redacted
 
 
@@ -23,6 +26,10 @@ def register(subparsers: Any) -> None:
     down = sub.add_parser("downgrade", help="revert migrations down to REVISION ('base': all)")
     down.add_argument("revision")
     down.set_defaults(handler=_downgrade)
+    snap = sub.add_parser("snapshot", help="write the SQLite schema the migrations reach, which the "
+                                           "service creates new SQLite databases from (for developers)")
+    snap.add_argument("--check", action="store_true", help="only say whether the shipped one is current")
+    snap.set_defaults(handler=_snapshot)
 
 
 def _url() -> str:
@@ -74,3 +81,28 @@ def _current(args: argparse.Namespace) -> int:
     print(f"{redacted(_url())}: revision {migrate.describe(current)}, code head "
           f"{migrate.describe(heads)} ({state})")
     return 0 if current == heads else 3
+
+
+async def migrated_snapshot() -> str:
+    """The snapshot of a scratch SQLite database upgraded to the heads by Alembic."""
+    with tempfile.TemporaryDirectory(prefix="llm-router-snapshot-") as tmp:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'schema.db'}")
+        try:
+            await migrate.upgrade(engine)
+            heads = await migrate.current_revisions(engine)
+            async with engine.connect() as conn:
+                return await conn.run_sync(sqlite_snapshot.dump, heads)
+        finally:
+            await engine.dispose()
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    fresh = asyncio.run(migrated_snapshot())
+    path = sqlite_snapshot.SNAPSHOT_PATH
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if args.check:
+        print(f"{path} is {'current' if current == fresh else 'out of date: run `llm-router db snapshot`'}")
+        return 0 if current == fresh else 3
+    path.write_text(fresh, encoding="utf-8")
+    print(f"wrote {path} ({migrate.describe(sqlite_snapshot.parse(fresh)[0])})")
+    return 0

@@ -24,6 +24,7 @@ from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.store import sqlite_snapshot
 from app.store.engine import redacted
 
 if TYPE_CHECKING:
@@ -196,14 +197,18 @@ async def upgrade_locked(engine: AsyncEngine, lock_path: Path) -> None:
     """Upgrade under a file lock, so several workers starting at once migrate only once.
 
     A database already at the head (every start but the first) is left alone without taking the
-    lock or importing Alembic.
+    lock or importing Alembic; a new SQLite database is created from the head schema's snapshot
+    (app/store/sqlite_snapshot.py) when it is current, again without Alembic.
     """
-    if await current_revisions(engine) == head_revisions():
+    heads = head_revisions()
+    if await current_revisions(engine) == heads:
         return
     loop = asyncio.get_running_loop()
     lock: Any = _file_lock(lock_path)
     await loop.run_in_executor(None, lock.__enter__)
     try:
+        if engine.dialect.name == "sqlite" and await sqlite_snapshot.create_if_empty(engine, heads):
+            return
         await upgrade(engine)
     finally:
         lock.__exit__(None, None, None)

@@ -28,6 +28,15 @@ async def start_and_route(settings: Settings) -> int:
         return resp.status_code
 
 
+async def downgrade_one(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        (previous,) = migrate.revision_graph()[migrate.head_revisions()[0]]
+        await migrate.downgrade(engine, previous)
+    finally:
+        await engine.dispose()
+
+
 async def revisions(url: str) -> tuple[str, ...]:
     engine = create_engine(url)
     try:
@@ -135,4 +144,10 @@ def test_a_start_imports_only_what_its_configuration_needs(
         return list(json.loads(run.stdout.splitlines()[-1]))
 
     assert loaded(at_head) == []
-    assert loaded(fresh) == ["alembic"]  # a new SQLite database is migrated with Alembic
+    assert loaded(fresh) == []  # a new SQLite database is created from the head schema's snapshot
+    assert (fresh / "router.db").is_file()
+    part_way = tmp_path / "part-way"
+    part_way.mkdir()
+    (part_way / "router.db").write_bytes(migrated_sqlite.read_bytes())
+    asyncio.run(downgrade_one(f"sqlite+aiosqlite:///{part_way / 'router.db'}"))
+    assert loaded(part_way) == ["alembic"]  # a database behind the head is migrated with Alembic
