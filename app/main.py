@@ -80,6 +80,9 @@ def build_context(settings: Settings) -> ServiceContext:
     )
 
 
+WARM_UP_AFTER_S = 1.0
+
+
 def warm_up(ctx: ServiceContext) -> None:
     """Build, off the event loop once the service is up, what start-up need not wait for and the
     first requests would otherwise build: the providers' TLS context and the difficulty estimator
@@ -125,11 +128,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # `llm-router serve` starts with the collector off (app/cli.py): on from here.
         gc.freeze()
         gc.enable()
-        warming = asyncio.get_running_loop().run_in_executor(None, warm_up, ctx)
+        # After the port has opened (uvicorn binds it once this lifespan yields): in a thread, but
+        # JSON parsing holds the GIL, so started at once it delayed the port by ~0.1 s.
+        loop = asyncio.get_running_loop()
+        warming: list[asyncio.Future[None]] = []
+        later = loop.call_later(WARM_UP_AFTER_S, lambda: warming.append(
+            loop.run_in_executor(None, warm_up, ctx)))
         try:
             yield
         finally:
-            await warming
+            later.cancel()
+            for job in warming:
+                await job
             stop_watching_keys()
             if ctx.quality is not None:
                 await ctx.quality.stop()

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
+import app.main
 from app.config.settings import Settings
 from app.main import create_app
 from app.providers.pool import default_ssl_context
@@ -72,13 +75,21 @@ def test_the_provider_pool_opens_without_aiohttp_and_its_stream_transport_loads_
 
 
 def test_the_lifespan_leaves_the_estimator_and_tls_context_to_its_warm_up(
-    provider_keys: dict[str, str], settings: Settings
+    provider_keys: dict[str, str], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Built in a thread once the service is up (and awaited at shutdown), not before the port opens."""
+    """Built in a thread after the port has opened, not before; a shutdown first skips it."""
     default_ssl_context.cache_clear()
-    app = create_app(settings)
-    with TestClient(app):
-        estimator = app.state.ctx.policy.estimator
+    monkeypatch.setattr(app.main, "WARM_UP_AFTER_S", 60.0)
+    with TestClient(create_app(settings)) as client:  # shut down before the warm-up's time
+        estimator = client.app.state.ctx.policy.estimator  # type: ignore[attr-defined]
         assert isinstance(estimator, DeferredEstimator)
-    assert estimator._loaded is not None and estimator.name == "learned"
+    assert estimator._loaded is None and default_ssl_context.cache_info().currsize == 0
+
+    monkeypatch.setattr(app.main, "WARM_UP_AFTER_S", 0.05)
+    with TestClient(create_app(settings)) as client:
+        estimator = client.app.state.ctx.policy.estimator  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while estimator._loaded is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert estimator._loaded is not None and estimator.name == "learned"
     assert default_ssl_context.cache_info().currsize == 1
