@@ -47,8 +47,9 @@ from tests.store import pgdb  # noqa: E402
 from tests.store.tcp_proxy import TcpProxy  # noqa: E402
 
 # Error rates from 0 % to 100 % with mixed failure modes; hangs hit the 2 s read timeout. The healthy
-# five cover every chain of the workload (huggingface, vertex_ai and perplexity are some chains' only
-# provider), so a request fails only if the router fails it: "one healthy provider per chain".
+# five serve every task of the workload (huggingface, vertex_ai and perplexity are some chains' only
+# provider). A chain can still hold only faulty providers while their breakers are closed (at the
+# start, and after the restart, which forgets health without Redis): `failed_chains` names them.
 BASE_FAULTS: dict[str, dict[str, Any]] = {
     "huggingface": {}, "vertex_ai": {}, "perplexity": {}, "mistral": {}, "openai": {},
     "anthropic": {"error_rate": 0.01, "status": 500},

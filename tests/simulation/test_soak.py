@@ -1,5 +1,6 @@
 """The short fault soak (bench/soak.py --short): no record lost or duplicated through a database outage
-and a SIGTERM, the spool drained, and fallback at least as available as the best single provider."""
+and a SIGTERM, the spool drained, and availability of at least 99.9 % with every failed request's
+chain made only of faulty providers (the issue's "while at least one provider per chain is healthy")."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.soak import BASE_FAULTS
 from tests.store import pgdb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,5 +44,11 @@ def test_short_soak_keeps_every_record_and_beats_every_single_provider(tmp_path:
     assert report["peak_spool"] > 0  # the database outage really happened and was spooled
     assert report["exit_codes"] == [0, 0]  # both SIGTERMs drained and flushed cleanly
     assert report["ejections"] > 0
-    assert report["availability_percent"] >= report["best_provider_percent"]
+    assert report["availability_percent"] >= 99.9
+    # A chain can hold only faulty providers while their breakers have not opened yet (at the start,
+    # and after the restart, which forgets health without Redis); a chain with a healthy one never fails.
+    healthy = {name for name, faults in BASE_FAULTS.items() if not faults}
+    for chain in report["failed_chains"]:
+        tried = {step.split(":")[0] for step in chain.split(" > ")}
+        assert not tried & healthy, f"a chain with a healthy provider failed: {chain}"
     assert report["statuses"].get("500", 0) == 0
