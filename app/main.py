@@ -87,12 +87,17 @@ def warm_up(ctx: ServiceContext) -> None:
     """Build, off the event loop once the service is up, what start-up need not wait for and the
     first requests would otherwise build: the providers' TLS context and the difficulty estimator
     (~0.1 s together here)."""
+    # Best effort: whatever fails here fails again, and is reported, where it is first used; and
+    # the lifespan's shutdown, which awaits this, must go on to flush the records.
     try:
         default_ssl_context()
-    except OSError as exc:  # e.g. SSL_CERT_FILE names a missing file: the first TLS call says so too
+    except Exception as exc:  # e.g. SSL_CERT_FILE names a missing file
         log.warning("the TLS context could not be built: %s", exc)
-    if ctx.policy is not None and isinstance(ctx.policy.estimator, DeferredEstimator):
-        ctx.policy.estimator.load()
+    try:
+        if ctx.policy is not None and isinstance(ctx.policy.estimator, DeferredEstimator):
+            ctx.policy.estimator.load()
+    except Exception as exc:
+        log.warning("the difficulty estimator could not be loaded: %s", exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

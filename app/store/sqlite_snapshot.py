@@ -12,12 +12,16 @@ migrations disagree, and says to run the command.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_PATH = Path(__file__).resolve().parent / "migrations" / "sqlite_head.sql"
 REVISION_PREFIX = "-- revision: "
@@ -52,6 +56,9 @@ def read(path: Path = SNAPSHOT_PATH) -> tuple[tuple[str, ...], list[str]] | None
 
 
 def _create_if_empty(connection: Connection, revisions: tuple[str, ...], statements: list[str]) -> bool:
+    # sqlite3 opens no transaction for DDL on its own: this one makes a failure leave the file
+    # empty, and taking the write lock first keeps the emptiness check true until the commit.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
     if connection.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one():
         return False
     for statement in statements:  # alembic_version among them, as Alembic made it
@@ -63,9 +70,15 @@ def _create_if_empty(connection: Connection, revisions: tuple[str, ...], stateme
 
 async def create_if_empty(engine: AsyncEngine, heads: tuple[str, ...], path: Path = SNAPSHOT_PATH) -> bool:
     """Create the head schema from the snapshot in one transaction if the database has no schema
-    object yet and the snapshot is at `heads`; whether it did."""
+    object yet and the snapshot is at `heads`; whether it did (a statement that fails rolls it
+    all back, and Alembic does the work instead)."""
     found = read(path)
     if found is None or found[0] != tuple(sorted(heads)):
         return False
-    async with engine.begin() as conn:
-        return await conn.run_sync(_create_if_empty, *found)
+    try:
+        async with engine.begin() as conn:
+            created: bool = await conn.run_sync(_create_if_empty, *found)
+    except SQLAlchemyError as exc:
+        log.warning("the SQLite schema snapshot %s failed (%s); migrating with Alembic instead", path, exc)
+        return False
+    return created

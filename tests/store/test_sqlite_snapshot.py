@@ -83,3 +83,18 @@ async def test_a_snapshot_not_at_the_code_head_is_not_used(tmp_path: Path) -> No
         assert "decisions" in await objects(engine)
     finally:
         await engine.dispose()
+
+
+async def test_a_snapshot_that_fails_part_way_leaves_the_database_empty_for_alembic(tmp_path: Path) -> None:
+    engine = engine_at(tmp_path / "new.db")
+    bad = tmp_path / "bad.sql"
+    shipped = sqlite_snapshot.SNAPSHOT_PATH.read_text(encoding="utf-8")
+    bad.write_text(shipped + "\nCREATE TABLE decisions (id INTEGER);\n", encoding="utf-8")  # made twice
+    assert len(sqlite_snapshot.parse(bad.read_text(encoding="utf-8"))[1]) > 2
+    try:
+        assert not await sqlite_snapshot.create_if_empty(engine, migrate.head_revisions(), bad)
+        assert await objects(engine) == []  # one transaction: nothing of it stays
+        await migrate.upgrade(engine)
+        assert await migrate.current_revisions(engine) == migrate.head_revisions()
+    finally:
+        await engine.dispose()
