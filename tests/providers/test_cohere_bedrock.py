@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import httpx
@@ -125,7 +126,7 @@ async def test_bedrock_converse_is_sigv4_signed(pool: ProviderPool, fake: FakePr
 
 
 async def test_bedrock_signature_matches_botocore_for_the_same_request(
-    pool: ProviderPool, fake: FakeProvider
+    pool: ProviderPool, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import botocore.auth
     import botocore.awsrequest
@@ -138,7 +139,10 @@ async def test_bedrock_signature_matches_botocore_for_the_same_request(
     check = botocore.awsrequest.AWSRequest(
         method="POST", url=str(sent.url), data=sent.content, headers={"content-type": "application/json"}
     )
-    check.context["timestamp"] = sent.headers["x-amz-date"]
+    # botocore signs at its own clock's second (add_auth overwrites any timestamp given), which
+    # differed from ours whenever a second ticked between the two signatures: sign at ours.
+    signed_at = dt.datetime.strptime(sent.headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *_args, **_kw: signed_at)
     creds = botocore.credentials.Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"])
     botocore.auth.SigV4Auth(creds, "bedrock", "us-east-1").add_auth(check)
     assert sent.headers["authorization"] == check.headers["Authorization"]
