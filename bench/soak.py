@@ -60,6 +60,7 @@ BASE_FAULTS: dict[str, dict[str, Any]] = {
     "deepseek": {"error_rate": 0.50, "status": 500},
     "openrouter": {"error_rate": 1.0, "status": 503},
 }
+HEALTHY = frozenset(name for name, faults in BASE_FAULTS.items() if not faults)
 DOWN_PROVIDER, STORM_PROVIDER = "deepseek", "cohere"
 
 
@@ -245,9 +246,13 @@ def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left
     missing = [d for d in tally.decisions if d not in by_id]
     wrong_attempts = [d for d, n in tally.decisions.items() if d in by_id and by_id[d] < n]
     own = {p: round(100 * good[p] / tried[p], 3) for p in sorted(tried)}
+    failed = [attempts for attempts in tally.attempts
+              if attempts and not any(a["outcome"] == "success" for a in attempts)]
     failed_chains = Counter(" > ".join(f"{a['provider']}:{a['outcome']}" for a in attempts)
-                            for attempts in tally.attempts
-                            if attempts and not any(a["outcome"] == "success" for a in attempts))
+                            for attempts in failed)
+    # Every failed request, not only the chains listed: one with a never-faulty provider in its chain
+    # is the router's failure, not the fault profile's.
+    failed_with_healthy = sum(any(a["provider"] in HEALTHY for a in attempts) for attempts in failed)
     return {
         "requests_sent": tally.sent, "answered": answered, "unanswered": tally.unanswered,
         "succeeded": ok, "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
@@ -263,7 +268,8 @@ def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left
                     "missing": len(missing), "attempts_short": len(wrong_attempts),
                     "duplicated_attempts": dupes, "decision_rows": total_rows},
         "peak_queue": tally.peaks["queue"], "peak_spool": tally.peaks["spool"], "spool_left": spool_left,
-        "failed_chains": dict(failed_chains.most_common(8)), "events": tally.events, **extra,
+        "failed_chains": dict(failed_chains.most_common(8)),
+        "failed_with_a_healthy_provider": failed_with_healthy, "events": tally.events, **extra,
     }
 
 
