@@ -3,13 +3,14 @@ this one), the load alternating between them in 1-second slices; prints req/s, p
 server's CPU time per request (/proc, its threads included), steadier than req/s on a shared machine.
 
 Run: git worktree add /tmp/base <commit>
-     .venv/bin/python bench/bench_ab.py --base /tmp/base [--endpoint route|execute|chat]
+     .venv/bin/python bench/bench_ab.py --base /tmp/base [--endpoint route|execute|chat|chat-stream]
          [--concurrency N ...] [--slices 10] [--auth]
 Both run with this venv as `llm-router serve` (python -m app.cli serve), each importing `app` from
 its own tree and recording to its own SQLite file. For execute and chat the provider simulator is
 the upstream and is also called directly in the same slices, so "added" is a server's p50 minus
 the simulator's own. chat is compare_litellm.py's request (a pinned model on
-/v1/chat/completions); --auth sets a master key on both servers and sends it.
+/v1/chat/completions), chat-stream the same streamed (each stream read to its end, the simulator's
+streamed too); --auth sets a master key on both servers and sends it.
 Records committed after a slice ends fall outside it (both servers alike).
 """
 
@@ -40,6 +41,8 @@ ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "execute": ("/api/brain/ai-assistant/execute",
                 {"task_type": "chat", "budget": "low", "messages": MESSAGES, "max_tokens": 64}),
     "chat": ("/v1/chat/completions", {"model": "openai/gpt-4o-mini", "messages": MESSAGES, "max_tokens": 64}),
+    "chat-stream": ("/v1/chat/completions", {"model": "openai/gpt-4o-mini", "messages": MESSAGES,
+                                             "max_tokens": 64, "stream": True}),
 }
 DIRECT_BODY = {"model": "gpt-4o-mini", "messages": MESSAGES, "max_tokens": 64}
 MASTER_KEY = "sk-bench-ab-7d41c0"  # a throwaway key for two local servers
@@ -107,7 +110,8 @@ async def measure(args: argparse.Namespace, c: int, procs: dict[str, tuple[subpr
     sim = LoadResult(0, 0, 0.0, [])
     for n in range(args.slices):
         if direct is not None:
-            sim = merged(sim, await drive(direct, DIRECT_BODY, concurrency=c, seconds=1.0, warmup_s=0.0,
+            direct_body = {**DIRECT_BODY, "stream": bool(body.get("stream"))}
+            sim = merged(sim, await drive(direct, direct_body, concurrency=c, seconds=1.0, warmup_s=0.0,
                                           headers={"authorization": "Bearer bench-key"}))
         for name in (list(procs) if n % 2 == 0 else list(reversed(procs))):
             proc, url = procs[name]

@@ -127,7 +127,7 @@ class ProviderAdapter(ABC):
         # Parsed once: httpx's per-call URL parsing and header merging cost ~150 us a request.
         self._urls: dict[str, httpx.URL] = {}
         self._extensions = {"timeout": client.timeout.as_dict()}
-        # Whole replies straight from aiohttp when the client runs over our transport (the pool's).
+        # Replies on our own connections when the client runs over our transport (the pool's).
         transport = getattr(client, "_transport", None)
         self._fast = transport if isinstance(transport, FastTransport) else None
         self._fast_timeout = client_timeout(client.timeout)
@@ -165,6 +165,14 @@ class ProviderAdapter(ABC):
                 self._urls.clear()
             parsed = self._urls[url] = httpx.URL(url)
         return httpx.Request("POST", parsed, headers=headers, content=content, extensions=self._extensions)
+
+    async def open_stream(self, url: str, headers: dict[str, str], content: bytes) -> httpx.Response:
+        """POST for a streamed answer; the caller reads and closes the response. On the transport's
+        own connections when the client runs over FastTransport, else through the client."""
+        request = self.request(url, headers, content)
+        if self._fast is not None:
+            return await self._fast.open_stream(request, url, headers, content, timeouts=self._fast_timeout)
+        return await self.client.send(request, stream=True)
 
     async def post(self, url: str, headers: dict[str, str], content: bytes) -> bytes:
         """POST and return the 2xx body (size-capped); anything else raises a classified ProviderError."""

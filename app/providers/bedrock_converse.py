@@ -282,7 +282,7 @@ class BedrockConverseAdapter(ProviderAdapter):
         buffer = botocore.eventstream.EventStreamBuffer()
         stopped = False
         try:
-            response = await self.client.send(self.request(url, headers, body), stream=True)
+            response = await self.open_stream(url, headers, body)
             try:
                 await self.raise_for_stream(response)
                 async for data in response.aiter_bytes():

@@ -1,11 +1,12 @@
-"""A lean HTTP/1.1 client for the providers' whole (non-streamed) replies.
+"""A lean HTTP/1.1 client for the providers' replies, whole (`post`) or streamed (`open`).
 
 aiohttp's `ClientSession.request` cost about 220 us of CPU per call at concurrency 1 here (120 at
 16): request and response objects, header multidicts, a writer task, timers and tracing hooks,
 about a fifth of /execute's CPU. A provider call needs only this: POST the bytes on a kept-alive
 connection, then read status, headers and a size-capped body. This does that with asyncio's
-transports and httptools' parser (uvicorn's, already installed): ~40 us. Streams and every other
-call stay on httpx over aiohttp (app/providers/transport.py).
+transports and httptools' parser (uvicorn's, already installed): ~40 us. A stream's body is handed
+out as it arrives (app/providers/http1_stream.py). Calls other than the providers' stay on httpx
+over aiohttp (app/providers/transport.py).
 
 The contract is the aiohttp path's (tests/providers/test_transport.py runs both): no redirects
 followed, no cookies, gzip and deflate decoded (the cap applies after decoding), TLS with the
@@ -18,45 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit
 
 import httptools
 import httpx
 from multidict import CIMultiDict
 
 from app.providers.errors import ErrorClass, ProviderError
+from app.providers.http1_stream import BodyStream
+from app.providers.http1_wire import Origin, decoded, origin_of, request_bytes
 
-DEFAULT_HEADERS = (("accept", "*/*"), ("accept-encoding", "gzip, deflate"), ("user-agent", "llm-router"))
-DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a URL's connections go, and what its request line and Host header say."""
-
-    scheme: str
-    host: str
-    port: int
-    host_header: str
-    target: str
-
-
-def origin_of(url: str) -> Origin:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url!r}")
-    default = 443 if parts.scheme == "https" else 80
-    port = parts.port or default
-    host_header = parts.hostname if port == default else f"{parts.hostname}:{port}"
-    if ":" in parts.hostname:  # an IPv6 literal keeps its brackets in the Host header
-        host_header = f"[{parts.hostname}]" if port == default else f"[{parts.hostname}]:{port}"
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Origin(parts.scheme, parts.hostname, port, host_header, target)
+__all__ = ["Connection", "Http1Pool", "Origin", "origin_of"]
 
 
 class Connection(asyncio.Protocol):
@@ -82,6 +57,9 @@ class Connection(asyncio.Protocol):
         self.read_timeout = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.error: ProviderError | None = None
+        self.streaming: BodyStream | None = None  # a streamed exchange's body, until its head is in
+        self.stream: BodyStream | None = None  # ... and from then on, until its end
+        self.paused = False
 
     # -- asyncio.Protocol --
 
@@ -89,7 +67,7 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None:  # nothing was asked: the connection cannot be trusted any more
+        if self.waiter is None and self.stream is None:  # nothing was asked: not to be trusted any more
             self.close()
             return
         self.received = True
@@ -101,7 +79,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.waiter is None or self.waiter.done():
+        if (self.waiter is None or self.waiter.done()) and self.stream is None:
             return
         if self.headers_done and not self.delimited:  # a body that ends with the connection
             self.keep_alive = False
@@ -124,8 +102,16 @@ class Connection(asyncio.Protocol):
         names = {name.lower() for name, _ in self.headers}
         self.delimited = b"content-length" in names or b"transfer-encoding" in names or (
             self.status in (204, 304))
+        if self.streaming is not None and self.status >= 200:  # the head is the answer: hand it over
+            self.stream, self.streaming = self.streaming, None
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result((self.status, self.headers, b""))
 
     def on_body(self, body: bytes) -> None:
+        if self.stream is not None:
+            self.stream.feed(body)
+            return
         self.size += len(body)
         if self.size > self.cap:
             self.error = ProviderError(ErrorClass.INVALID_RESPONSE, f"response over {self.cap} bytes")
@@ -139,13 +125,28 @@ class Connection(asyncio.Protocol):
         self.keep_alive = self.parser.should_keep_alive()
         self._finish()
 
+    # -- flow control of a streamed body (BodyStream's Reading) --
+
+    def pause(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.last_read = self.loop.time()  # the provider was not silent: we were not reading
+            self.transport.resume_reading()
+
     # -- the exchange --
 
-    def send(self, data: bytes, *, cap: int, read_timeout: float
+    def send(self, data: bytes, *, cap: int, read_timeout: float, stream: BodyStream | None = None
              ) -> asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]]:
-        """Write one request; the future resolves to (status, raw headers, raw body)."""
+        """Write one request; the future resolves to (status, raw headers, raw body), or with
+        `stream` to (status, raw headers, b"") once the head is in, the body going to `stream`."""
         assert self.transport is not None
         self.waiter = self.loop.create_future()
+        self.streaming = stream
         self.status, self.headers, self.chunks, self.size, self.cap = 0, [], [], 0, cap
         self.headers_done = self.delimited = self.received = False
         self.error = None
@@ -158,7 +159,9 @@ class Connection(asyncio.Protocol):
     def _check_silence(self) -> None:
         """aiohttp's sock_read: fail when nothing arrived for `read_timeout`, else look again later."""
         due = self.last_read + self.read_timeout
-        if self.loop.time() >= due:
+        if self.paused:  # the reader is behind, not the provider
+            due = self.loop.time() + self.read_timeout
+        elif self.loop.time() >= due:
             self.timer = None
             self._fail(httpx.ReadTimeout(f"no data for {self.read_timeout:.2f} s"))
         else:
@@ -166,14 +169,20 @@ class Connection(asyncio.Protocol):
 
     def _finish(self) -> None:
         waiter, self.waiter = self.waiter, None
+        stream, self.stream = self.stream, None
         self._stop_timer()
+        if stream is not None:
+            stream.end()
         if waiter is not None and not waiter.done():
             waiter.set_result((self.status, self.headers, b"".join(self.chunks)))
 
     def _fail(self, exc: BaseException) -> None:
         waiter, self.waiter = self.waiter, None
+        stream, self.stream = self.stream, None
         self._stop_timer()
         self.close()
+        if stream is not None:
+            stream.fail(exc)
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
@@ -187,8 +196,11 @@ class Connection(asyncio.Protocol):
         self.closed = True
         self._stop_timer()
         waiter, self.waiter = self.waiter, None
+        stream, self.stream, self.streaming = self.stream, None, None
         if waiter is not None and not waiter.done():
             waiter.cancel()
+        if stream is not None:  # a body still arriving: its reader learns it was cut
+            stream.fail(httpx.ReadError("the connection was closed inside the body"))
         if self.transport is not None:
             self.transport.abort()
 
@@ -221,15 +233,7 @@ class Http1Pool:
                    ) -> tuple[int, CIMultiDict[str], bytes]:
         """POST `content` and read the whole answer: status, headers and the decoded body."""
         origin = self.origin(url)
-        lines = [f"POST {origin.target} HTTP/1.1", f"host: {origin.host_header}"]
-        for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                raise ValueError(f"header {name!r} holds a line break")
-            lines.append(f"{name}: {value}")
-        given = {name.lower() for name in headers}
-        lines += [f"{name}: {value}" for name, value in DEFAULT_HEADERS if name not in given]
-        lines.append(f"content-length: {len(content)}\r\n\r\n")
-        request = "\r\n".join(lines).encode("latin-1") + content
+        request = request_bytes(origin, headers, content)
         conn = await self._acquire(origin, connect_s=connect_s, pool_s=pool_s)
         try:
             status, raw_headers, body = await conn.send(request, cap=cap, read_timeout=read_s or 3600.0)
@@ -246,6 +250,30 @@ class Http1Pool:
         if encoding and encoding != "identity":
             body = decoded(body, encoding, cap)
         return status, reply_headers, body
+
+    async def open(self, url: str, headers: Mapping[str, str], content: bytes, *, connect_s: float | None,
+                   pool_s: float | None, read_s: float | None
+                   ) -> tuple[int, list[tuple[bytes, bytes]], BodyStream]:
+        """POST `content` and return once the answer's head is in: status, raw headers, and the
+        body as it arrives, not decoded (httpx.Response decodes it). The caller closes the body."""
+        origin = self.origin(url)
+        request = request_bytes(origin, headers, content)
+        conn = await self._acquire(origin, connect_s=connect_s, pool_s=pool_s)
+        body = BodyStream(conn, lambda stream: self._after_stream(origin, conn, stream))
+        try:
+            status, raw_headers, _ = await conn.send(request, cap=0, read_timeout=read_s or 3600.0,
+                                                     stream=body)
+        except BaseException:
+            self._discard(conn)
+            raise
+        return status, raw_headers, body
+
+    def _after_stream(self, origin: Origin, conn: Connection, stream: BodyStream) -> None:
+        """A closed body: its connection is kept only if the answer was read to a clean end."""
+        if stream.done and stream.error is None and conn.keep_alive and not conn.closed:
+            self._release(origin, conn)
+        else:
+            self._discard(conn)
 
     async def _acquire(self, origin: Origin, *, connect_s: float | None, pool_s: float | None) -> Connection:
         loop = asyncio.get_running_loop()
@@ -331,21 +359,3 @@ class Http1Pool:
                 conn.close()
         self.busy.clear()
         self.idle.clear()
-
-
-def decoded(body: bytes, encoding: str, cap: int) -> bytes:
-    """The body per Content-Encoding, refusing more than `cap` bytes once decoded."""
-    wbits = DECODERS.get(encoding)
-    if wbits is None:
-        raise ProviderError(ErrorClass.INVALID_RESPONSE, f"unsupported content-encoding {encoding!r}")
-    try:
-        decoder = zlib.decompressobj(wbits)
-        out = decoder.decompress(body, cap + 1)
-        if encoding == "deflate" and not out and body:  # raw deflate without the zlib header
-            decoder = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = decoder.decompress(body, cap + 1)
-    except zlib.error as exc:
-        raise httpx.DecodingError(f"cannot decode the {encoding} body: {exc}") from exc
-    if len(out) > cap or decoder.unconsumed_tail:
-        raise ProviderError(ErrorClass.INVALID_RESPONSE, f"response over {cap} bytes")
-    return out

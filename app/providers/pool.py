@@ -33,7 +33,8 @@ def default_ssl_context() -> ssl.SSLContext:
 def build_client(spec: ProviderSpec, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """httpx's API over aiohttp's transport: measured ~7x httpx's own on this machine (issue #4).
 
-    The adapters' whole-reply calls skip both, on our own connections (app/providers/transport.py)."""
+    The adapters' calls, whole and streamed, skip both, on our own connections
+    (app/providers/transport.py)."""
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
                           keepalive_expiry=30)
     timeout = httpx.Timeout(connect=spec.timeouts.connect_s, read=spec.timeouts.read_s,

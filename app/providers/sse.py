@@ -17,7 +17,7 @@ async def sse_events(
     """POST, check the status, then yield each event; the caller decides what ends the stream."""
     headers = {**headers, "accept": "text/event-stream"}
     try:
-        response = await adapter.client.send(adapter.request(url, headers, content), stream=True)
+        response = await adapter.open_stream(url, headers, content)
         try:
             await adapter.raise_for_stream(response)
             async for event in EventSource(response).aiter_sse():

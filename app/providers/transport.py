@@ -1,13 +1,14 @@
-"""The outbound transport: httpx's API over aiohttp, plus a one-shot POST that skips both.
+"""The outbound transport: httpx's API over aiohttp, plus provider POSTs that skip both.
 
 `AsyncClient.send` through httpx-aiohttp wraps every call in httpx's request, response, cookie
 jar (parsed on each reply), redirect and auth machinery, and aiohttp's own request costs about
-as much again. Non-streamed provider calls only need status, headers and a size-capped body, so
-`FastTransport.post` sends them on its own kept-alive HTTP/1.1 connections (app/providers/http1.py).
-Everything else (streams, other callers; tests use `httpx.MockTransport` instead) goes through httpx
-to httpx-aiohttp's transport (app/providers/aiohttp_streams.py), imported at its first request so
-that start-up does not wait for aiohttp. Both paths raise the same httpx exceptions for the same
-failure.
+as much again. A provider call only needs status, headers and the body, so `FastTransport.post`
+(whole replies, size-capped) and `FastTransport.open_stream` (streams: an httpx.Response whose body
+arrives as it is read) send it on the transport's own kept-alive HTTP/1.1 connections
+(app/providers/http1.py). Everything else (other callers; tests use `httpx.MockTransport`
+instead) goes through httpx to httpx-aiohttp's transport (app/providers/aiohttp_streams.py),
+imported at its first request so that start-up does not wait for aiohttp. All paths raise the
+same httpx exceptions for the same failure.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def client_timeout(timeout: httpx.Timeout) -> PostTimeouts:
 
 
 class FastTransport(httpx.AsyncBaseTransport):
-    """Whole replies on our own connections (`post`); everything else through httpx-aiohttp's
-    transport, built, and aiohttp imported, at its first request (`streams`).
+    """Provider calls on our own connections (`post` for whole replies, `open_stream` for streams);
+    everything else through httpx-aiohttp's transport, built, and aiohttp imported, at its first
+    request (`streams`).
 
     `verify` is httpx's (a context, or True/False), or a function giving the context: either way
     the context is built at the first TLS connection or stream, not at start-up (loading the CA
@@ -69,10 +71,11 @@ class FastTransport(httpx.AsyncBaseTransport):
         self._trust_env = trust_env
         self._streams: StreamTransport | None = None
         limit = limits.max_connections
-        # Its own connections, apart from aiohttp's (streams): each pool keeps to the limit.
+        # Its own connections, apart from the streams' and aiohttp's: each pool keeps to the limit.
         self.http1 = Http1Pool(ssl_context=lambda: self.ssl_context,
                                limit=DEFAULT_LIMIT if limit is None else limit,
                                keepalive_s=limits.keepalive_expiry)
+        self._streams_pool: Http1Pool | None = None  # streamed answers' connections, from the first
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -110,8 +113,24 @@ class FastTransport(httpx.AsyncBaseTransport):
             read_s=timeouts.read_s, cap=cap)
         return RawReply(status, received, body)
 
+    async def open_stream(self, request: httpx.Request, url: str, headers: Mapping[str, str], content: bytes,
+                          *, timeouts: PostTimeouts) -> httpx.Response:
+        """POST `content` (what `request` says) and return the response once its head is in, its body
+        streaming in on our own connections (apart from the whole replies': a long stream does
+        not hold up a short call). The caller reads and closes it, as httpx's `send(stream=True)`."""
+        if self._streams_pool is None:
+            self._streams_pool = Http1Pool(ssl_context=lambda: self.ssl_context, limit=self.http1.limit,
+                                           keepalive_s=self.http1.keepalive_s)
+        status, raw_headers, body = await self._streams_pool.open(
+            url, headers, content, connect_s=timeouts.connect_s, pool_s=timeouts.pool_s,
+            read_s=timeouts.read_s)
+        return httpx.Response(status, headers=raw_headers, stream=body, request=request,
+                              extensions={"http_version": b"HTTP/1.1"})
+
     async def aclose(self) -> None:
         self.http1.close()
+        if self._streams_pool is not None:
+            self._streams_pool.close()
         if self._streams is not None:
             await self._streams.aclose()
 
