@@ -1,5 +1,6 @@
-"""app/api/http_protocol.py: a response's head waits for its body and both go out in one write; the
-order of bytes and closes is kept; and uvicorn serves whole and streamed responses through it."""
+"""app/api/http_protocol.py: a response's head waits for its body and both go out in one write; a
+stream's chunks written in one step of the loop go out in one write; the order of bytes and closes
+is kept; and uvicorn serves whole and streamed responses through it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from app.api.http_protocol import HeadJoiningTransport, HttpToolsProtocol
 from app.cli import serve_app
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
 class Recorder:
@@ -77,6 +79,30 @@ async def test_a_head_alone_goes_out_when_the_loop_comes_round_and_before_a_clos
     transport.abort()  # a head written just before an abort is handed on first, as it would have been
     await asyncio.sleep(0)
     assert real.events == [HEAD, "abort"]
+
+
+async def test_a_streams_writes_in_one_step_go_out_together_when_the_loop_comes_round() -> None:
+    real = Recorder()
+    transport = HeadJoiningTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(STREAM_HEAD)
+    transport.write(b"5\r\nfirst\r\n")
+    transport.write(b"6\r\nsecond\r\n")
+    assert real.events == []  # the step that wrote them has not ended
+    await asyncio.sleep(0)
+    assert real.events == [STREAM_HEAD + b"5\r\nfirst\r\n6\r\nsecond\r\n"]
+    transport.write(b"5\r\nthird\r\n")  # a later step: a lone chunk, out when that step ends
+    await asyncio.sleep(0)
+    transport.write(b"0\r\n\r\n")
+    transport.write(HEAD)  # the next answer on the connection, a whole one
+    transport.write(b"{}")  # its body takes everything held with it, in order, at once
+    assert real.events == [STREAM_HEAD + b"5\r\nfirst\r\n6\r\nsecond\r\n", b"5\r\nthird\r\n",
+                           b"0\r\n\r\n" + HEAD + b"{}"]
+    transport.write(b"not a head")  # after a whole answer, straight out again
+    assert real.events[-1] == b"not a head"
+    transport.write(STREAM_HEAD)
+    transport.write(b"5\r\nfirst\r\n")
+    transport.close()  # what a stream holds goes out before the close
+    assert real.events[-2:] == [STREAM_HEAD + b"5\r\nfirst\r\n", "close"]
 
 
 async def _numbers() -> AsyncIterator[bytes]:

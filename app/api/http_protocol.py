@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, sending a response's head and body in one write.
+"""uvicorn's httptools protocol, sending a response's head and body in one write, and a stream's
+chunks that are ready together in one write.
 
 uvicorn writes the status line and headers as soon as the app sends `http.response.start`, and
 the body with the next message: two writes, two TCP segments (no Nagle), two wake-ups of the
@@ -6,8 +7,11 @@ client, for every answer. On a virtual machine a loopback write costs tens of mi
 system time, and the second one is on the latency path of every request. Here the connection's
 transport holds a response head back until the next write, which a whole response makes right
 after it in the same step, and sends both together; a head still held when the event loop comes
-round (a stream whose first chunk is not ready) goes out alone then. Bytes keep their order:
-anything written, and a close, first sends what is held.
+round (a stream whose first chunk is not ready) goes out alone then. A streamed (chunked)
+response's writes are held the same way until the loop comes round, so the chunks a relay forwards
+in one step (events that arrived together from a provider, as they do when the service is busy)
+leave in one write, and a lone chunk leaves as soon as the step that wrote it ends. Bytes keep
+their order: anything written, and a close, first sends what is held.
 
 Served with `uvicorn --http app.api.http_protocol:HttpToolsProtocol`: app/cli.py does, and so does
 the provider simulator (app/simulator/server.py), whose answers are what the service reads.
@@ -20,34 +24,48 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as UvicornHttpToolsProtocol
 
+CHUNKED = b"\r\ntransfer-encoding: chunked\r\n"  # as uvicorn writes it for a streamed answer
+
 
 def is_response_head(data: bytes) -> bool:
     return data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n")
 
 
 class HeadJoiningTransport:
-    """A transport whose response heads wait for the write that follows them."""
+    """A transport whose response heads wait for the write that follows them, and whose streamed
+    responses' writes wait for the end of the event loop's step."""
 
-    __slots__ = ("_held", "_loop", "_transport")
+    __slots__ = ("_held", "_loop", "_streaming", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._held: bytes | None = None
+        self._held: list[bytes] | None = None
+        self._streaming = False  # the response being written is chunked
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._held is None and isinstance(data, bytes) and is_response_head(data):
-            self._held = data
+        if isinstance(data, bytes) and is_response_head(data):
+            self._streaming = CHUNKED in data
+            self._hold(data)
+        elif self._streaming:
+            self._hold(bytes(data))
+        elif self._held is not None:  # a whole response's body: out now with its head
+            self._held.append(bytes(data))
+            self._release()
+        else:
+            self._transport.write(data)
+
+    def _hold(self, data: bytes) -> None:
+        if self._held is None:
+            self._held = [data]
             self._loop.call_soon(self._release)
-            return
-        if self._held is not None:
-            data, self._held = self._held + bytes(data), None
-        self._transport.write(data)
+        else:
+            self._held.append(data)
 
     def _release(self) -> None:
         held, self._held = self._held, None
         if held is not None and not self._transport.is_closing():
-            self._transport.write(held)
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
         self._release()
