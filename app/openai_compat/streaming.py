@@ -11,7 +11,6 @@ idle timeout between chunks; a provider failure after the first byte ends the st
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -22,6 +21,7 @@ import httpx
 import orjson
 
 from app.openai_compat.errors import stream_error_event
+from app.openai_compat.idle import IdleTimeout
 from app.openai_compat.wire import chunk_body, usage_body
 from app.providers.base import ChatChunk, ChatRequest, Completion, Usage
 from app.providers.errors import ErrorClass, ProviderError, classify_transport
@@ -172,10 +172,11 @@ class StreamRelay:
             head = [self._chunk(delta={"role": "assistant", "content": ""})]
             head += [data for data in map(self._forward, opened.buffered) if data is not None]
             yield b"".join(head)
+            idle = IdleTimeout(self.idle_s)
             try:
                 while not opened.finished:
                     try:
-                        async with asyncio.timeout(self.idle_s):
+                        async with idle:
                             chunk = await anext(opened.chunks)
                     except StopAsyncIteration:
                         break
@@ -190,6 +191,8 @@ class StreamRelay:
                 error = classify_transport(exc)
             except Exception as exc:  # an adapter's bug still ends the stream visibly, as a failure
                 error = ProviderError(ErrorClass.SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+            finally:
+                idle.close()
             if error is not None:
                 await close_quietly(opened.chunks)
                 concluded = self._end(error=error)
