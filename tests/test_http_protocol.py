@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.api.http_protocol import HeadJoiningTransport, HttpToolsProtocol
+from app.api.http_protocol import HeadJoiningTransport, HttpToolsProtocol, ProviderHttpToolsProtocol
 from app.cli import serve_app
+from app.simulator.app import create_simulator_app
+from app.simulator.server import _config as simulator_config
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
 STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -81,28 +83,44 @@ async def test_a_head_alone_goes_out_when_the_loop_comes_round_and_before_a_clos
     assert real.events == [HEAD, "abort"]
 
 
-async def test_a_streams_writes_in_one_step_go_out_together_when_the_loop_comes_round() -> None:
+async def test_a_streams_first_chunk_goes_out_at_once_and_later_ones_of_a_step_together() -> None:
     real = Recorder()
     transport = HeadJoiningTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
     transport.write(STREAM_HEAD)
-    transport.write(b"5\r\nfirst\r\n")
+    transport.write(b"5\r\nfirst\r\n")  # the first token: not held back by what follows it
+    assert real.events == [STREAM_HEAD + b"5\r\nfirst\r\n"]
     transport.write(b"6\r\nsecond\r\n")
-    assert real.events == []  # the step that wrote them has not ended
+    transport.write(b"5\r\nthird\r\n")
+    assert len(real.events) == 1  # the step that wrote them has not ended
     await asyncio.sleep(0)
-    assert real.events == [STREAM_HEAD + b"5\r\nfirst\r\n6\r\nsecond\r\n"]
-    transport.write(b"5\r\nthird\r\n")  # a later step: a lone chunk, out when that step ends
+    assert real.events[1:] == [b"6\r\nsecond\r\n5\r\nthird\r\n"]
+    transport.write(b"6\r\nfourth\r\n")  # a later step: a lone chunk, out when that step ends
     await asyncio.sleep(0)
     transport.write(b"0\r\n\r\n")
     transport.write(HEAD)  # the next answer on the connection, a whole one
     transport.write(b"{}")  # its body takes everything held with it, in order, at once
-    assert real.events == [STREAM_HEAD + b"5\r\nfirst\r\n6\r\nsecond\r\n", b"5\r\nthird\r\n",
-                           b"0\r\n\r\n" + HEAD + b"{}"]
+    assert real.events[2:] == [b"6\r\nfourth\r\n", b"0\r\n\r\n" + HEAD + b"{}"]
     transport.write(b"not a head")  # after a whole answer, straight out again
     assert real.events[-1] == b"not a head"
     transport.write(STREAM_HEAD)
-    transport.write(b"5\r\nfirst\r\n")
+    await asyncio.sleep(0)  # a stream whose first chunk is not ready: its head goes out alone
+    transport.write(b"5\r\nfirst\r\n")  # and that chunk, when it comes, at once
+    transport.write(b"6\r\nsecond\r\n")
     transport.close()  # what a stream holds goes out before the close
-    assert real.events[-2:] == [STREAM_HEAD + b"5\r\nfirst\r\n", "close"]
+    assert real.events[-4:] == [STREAM_HEAD, b"5\r\nfirst\r\n", b"6\r\nsecond\r\n", "close"]
+
+
+async def test_the_simulators_protocol_writes_each_stream_chunk_as_it_comes() -> None:
+    real = Recorder()
+    transport = HeadJoiningTransport(real, asyncio.get_running_loop(),  # type: ignore[arg-type]
+                                     join_streams=ProviderHttpToolsProtocol.join_streams)
+    transport.write(STREAM_HEAD)
+    transport.write(b"5\r\nfirst\r\n")
+    transport.write(b"6\r\nsecond\r\n")
+    assert real.events == [STREAM_HEAD + b"5\r\nfirst\r\n", b"6\r\nsecond\r\n"]
+    assert HttpToolsProtocol.join_streams and not ProviderHttpToolsProtocol.join_streams
+    config = simulator_config(create_simulator_app(), "127.0.0.1", 1, "warning")
+    assert config.http is ProviderHttpToolsProtocol
 
 
 async def _numbers() -> AsyncIterator[bytes]:

@@ -16,7 +16,7 @@ from typing import Any, Self
 import httpx
 import uvicorn
 
-from app.api.http_protocol import HttpToolsProtocol
+from app.api.http_protocol import ProviderHttpToolsProtocol
 from app.config.catalog import Catalog
 from app.simulator.app import ProfileSource, SimulatorApp, create_simulator_app
 from app.simulator.providers import simulated_base_url, simulated_catalog
@@ -45,7 +45,7 @@ def _config(app: SimulatorApp, host: str, port: int, log_level: str) -> uvicorn.
         log_level=log_level,
         access_log=False,
         lifespan="off",
-        http=HttpToolsProtocol,  # a whole answer in one write, as the service sends its own
+        http=ProviderHttpToolsProtocol,  # a whole answer in one write, each stream chunk in its own
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
 
