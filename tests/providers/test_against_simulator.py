@@ -1,4 +1,5 @@
-"""Every adapter completes and streams against the provider simulator (real HTTP, on the pool's own connections)."""
+"""Every adapter completes and streams against the provider simulator (real HTTP, on the pool's own
+connections)."""
 
 from __future__ import annotations
 

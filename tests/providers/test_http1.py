@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from app.providers.errors import ErrorClass, ProviderError
 from app.providers.http1 import Http1Pool, origin_of
+from tests.providers.loopback import listen
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
 
@@ -64,9 +65,7 @@ async def serve() -> AsyncIterator[Serve]:
 
     async def start(answer: Callable[[bytes], bytes | None]) -> Server:
         server = Server(answer)
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-        servers.append(listening)
-        server.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/v1/chat/completions?x=1"
+        server.url = await listen(server.handle, servers) + "?x=1"
         return server
 
     yield start

@@ -14,6 +14,7 @@ import pytest
 from app.providers import http1_stream
 from app.providers.http1 import Http1Pool
 from app.providers.transport import FastTransport, PostTimeouts
+from tests.providers.loopback import listen
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -57,9 +58,7 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[Server]]]:
 
     async def start(handler: Handler) -> Server:
         server = Server(handler)
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-        servers.append(listening)
-        server.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/v1/chat/completions"
+        server.url = await listen(server.handle, servers)
         return server
 
     yield start
@@ -225,7 +224,8 @@ async def test_the_transport_streams_an_httpx_response_decoded_and_its_errors_re
                 writer.write(b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
                              b"retry-after: 3\r\ncontent-length: 11\r\n\r\n{\"e\": \"no\"}")
             else:
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n"
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\n"
+                             b"transfer-encoding: chunked\r\n\r\n"
                              + chunk(packed[:10]) + chunk(packed[10:]) + LAST_CHUNK)
             await writer.drain()
 
