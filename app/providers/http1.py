@@ -269,8 +269,9 @@ class Http1Pool:
         return status, raw_headers, body
 
     def _after_stream(self, origin: Origin, conn: Connection, stream: BodyStream) -> None:
-        """A closed body: its connection is kept only if the answer was read to a clean end."""
-        if stream.done and stream.error is None and conn.keep_alive and not conn.closed:
+        """A closed body: its connection is kept only if the whole answer arrived cleanly (and the
+        connection is not left paused by a reader that stopped before taking it all)."""
+        if stream.done and stream.error is None and conn.keep_alive and not conn.closed and not conn.paused:
             self._release(origin, conn)
         else:
             self._discard(conn)

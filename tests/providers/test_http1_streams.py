@@ -197,6 +197,35 @@ async def test_a_slow_reader_stops_the_connection_reading_without_timing_it_out(
     p.close()
 
 
+async def test_a_connection_left_paused_by_a_reader_that_took_nothing_is_not_reused(
+        serve, monkeypatch) -> None:
+    monkeypatch.setattr(http1_stream, "HIGH_WATER", 1024)
+    payload = b"x" * 8192  # arrives whole, with its end, and pauses the connection at once
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(payload) + payload)
+            await writer.drain()
+
+    server = await serve(handler)
+    p = pool()
+    _, body = await open_body(p, server.url)
+    await asyncio.sleep(0.05)
+    await body.aclose()  # done, but nothing taken: the connection is still paused
+    assert await asyncio.wait_for(read_again(p, server.url), 3) == payload  # not on the paused one
+    assert server.connections == 2
+    p.close()
+
+
+async def read_again(p: Http1Pool, url: str) -> bytes:
+    _, body = await open_body(p, url)
+    try:
+        return b"".join([part async for part in body])
+    finally:
+        await body.aclose()
+
+
 async def test_closing_the_pool_ends_a_waiting_reader_with_a_read_error(serve) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
