@@ -108,9 +108,9 @@ async def measure(args: argparse.Namespace, c: int, procs: dict[str, tuple[subpr
     results = {name: LoadResult(0, 0, 0.0, []) for name in procs}
     cpu = dict.fromkeys(procs, 0.0)
     sim = LoadResult(0, 0, 0.0, [])
+    direct_body = {**DIRECT_BODY, "stream": bool(body.get("stream"))}
     for n in range(args.slices):
         if direct is not None:
-            direct_body = {**DIRECT_BODY, "stream": bool(body.get("stream"))}
             sim = merged(sim, await drive(direct, direct_body, concurrency=c, seconds=1.0, warmup_s=0.0,
                                           headers={"authorization": "Bearer bench-key"}))
         for name in (list(procs) if n % 2 == 0 else list(reversed(procs))):

@@ -57,8 +57,7 @@ class Connection(asyncio.Protocol):
         self.read_timeout = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.error: ProviderError | None = None
-        self.streaming: BodyStream | None = None  # a streamed exchange's body, until its head is in
-        self.stream: BodyStream | None = None  # ... and from then on, until its end
+        self.stream: BodyStream | None = None  # a streamed exchange's body, until its end
         self.paused = False
 
     # -- asyncio.Protocol --
@@ -102,8 +101,7 @@ class Connection(asyncio.Protocol):
         names = {name.lower() for name, _ in self.headers}
         self.delimited = b"content-length" in names or b"transfer-encoding" in names or (
             self.status in (204, 304))
-        if self.streaming is not None and self.status >= 200:  # the head is the answer: hand it over
-            self.stream, self.streaming = self.streaming, None
+        if self.stream is not None and self.status >= 200:  # the head is the answer: hand it over
             waiter, self.waiter = self.waiter, None
             if waiter is not None and not waiter.done():
                 waiter.set_result((self.status, self.headers, b""))
@@ -146,7 +144,7 @@ class Connection(asyncio.Protocol):
         `stream` to (status, raw headers, b"") once the head is in, the body going to `stream`."""
         assert self.transport is not None
         self.waiter = self.loop.create_future()
-        self.streaming = stream
+        self.stream = stream
         self.status, self.headers, self.chunks, self.size, self.cap = 0, [], [], 0, cap
         self.headers_done = self.delimited = self.received = False
         self.error = None
@@ -196,7 +194,7 @@ class Connection(asyncio.Protocol):
         self.closed = True
         self._stop_timer()
         waiter, self.waiter = self.waiter, None
-        stream, self.stream, self.streaming = self.stream, None, None
+        stream, self.stream = self.stream, None
         if waiter is not None and not waiter.done():
             waiter.cancel()
         if stream is not None:  # a body still arriving: its reader learns it was cut

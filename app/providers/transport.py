@@ -71,11 +71,15 @@ class FastTransport(httpx.AsyncBaseTransport):
         self._trust_env = trust_env
         self._streams: StreamTransport | None = None
         limit = limits.max_connections
-        # Its own connections, apart from the streams' and aiohttp's: each pool keeps to the limit.
-        self.http1 = Http1Pool(ssl_context=lambda: self.ssl_context,
-                               limit=DEFAULT_LIMIT if limit is None else limit,
-                               keepalive_s=limits.keepalive_expiry)
-        self._streams_pool: Http1Pool | None = None  # streamed answers' connections, from the first
+
+        def own_pool() -> Http1Pool:
+            return Http1Pool(ssl_context=lambda: self.ssl_context,
+                             limit=DEFAULT_LIMIT if limit is None else limit,
+                             keepalive_s=limits.keepalive_expiry)
+
+        # Whole replies' connections, streams' (a long stream does not hold up a short call) and
+        # aiohttp's, apart: each pool keeps to the limit.
+        self.http1, self.http1_streams = own_pool(), own_pool()
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -116,12 +120,9 @@ class FastTransport(httpx.AsyncBaseTransport):
     async def open_stream(self, request: httpx.Request, url: str, headers: Mapping[str, str], content: bytes,
                           *, timeouts: PostTimeouts) -> httpx.Response:
         """POST `content` (what `request` says) and return the response once its head is in, its body
-        streaming in on our own connections (apart from the whole replies': a long stream does
-        not hold up a short call). The caller reads and closes it, as httpx's `send(stream=True)`."""
-        if self._streams_pool is None:
-            self._streams_pool = Http1Pool(ssl_context=lambda: self.ssl_context, limit=self.http1.limit,
-                                           keepalive_s=self.http1.keepalive_s)
-        status, raw_headers, body = await self._streams_pool.open(
+        streaming in on the streams' own connections. The caller reads and closes it, as httpx's
+        `send(stream=True)`."""
+        status, raw_headers, body = await self.http1_streams.open(
             url, headers, content, connect_s=timeouts.connect_s, pool_s=timeouts.pool_s,
             read_s=timeouts.read_s)
         return httpx.Response(status, headers=raw_headers, stream=body, request=request,
@@ -129,8 +130,7 @@ class FastTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self.http1.close()
-        if self._streams_pool is not None:
-            self._streams_pool.close()
+        self.http1_streams.close()
         if self._streams is not None:
             await self._streams.aclose()
 
