@@ -1,6 +1,7 @@
 """Two service processes sharing health through the test's own redis-server.
 
-Failures replica A sees through /execute open the breaker for replica B; with Redis stopped
+Failures replica A sees (calls pinned to a provider, fallbacks answering) open the breaker for
+replica B, whose /execute then leaves it out; with Redis stopped
 both keep serving on their own state; once Redis is back they share again.
 """
 
@@ -10,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.health.redis_server import RedisServer
-from tests.health.stack import Stack, execute, health, route
-from tests.health.test_breaker_service import execute_any, only_keys, wait_for
+from tests.health.stack import CHAT_LOW, Stack, execute, health, route
+from tests.health.test_breaker_service import only_keys, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +33,24 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def _open_by_failures(stack: Stack, url: str, provider: str, body: dict[str, Any] | None = None) -> None:
-    """Make `provider` fail until `url`'s replica has ejected it (others in the chain fail too)."""
-    others = [p for p in KEYED if p != provider]
-    for p in (provider, *others):
-        stack.fault(p, error_rate=1.0, status=500)
+    """Make `provider`, the first choice for `body`, fail until `url`'s replica has ejected it.
+
+    The calls pin it (OpenAI API, `provider/model`), so it is tried first each time even once it is
+    degraded, and only it fails: the fallbacks answer, so no other breaker opens on the way. (With
+    every provider failing, as before, the others piled up failures too, and the last one still
+    closed could open as well, leaving B nothing but panic mode.)"""
+    body = body or CHAT_LOW
+    first = route(url, body)["chain"][0]
+    assert first["provider"] == provider
+    pinned = {"model": f"{provider}/{first['model']}", "task_type": body["task_type"],
+              "budget": body["budget"], "messages": [{"role": "user", "content": body["prompt"]}]}
+    stack.fault(provider, error_rate=1.0, status=500)
     for _ in range(6):
         if health(url)[provider]["state"] == "open":
             break
-        execute_any(url, body)
-    for p in KEYED:
-        stack.fault(p)
+        answer = httpx.post(f"{url}/v1/chat/completions", json=pinned, timeout=30)
+        assert answer.status_code == 200 and answer.json()["router"]["provider"] != provider, answer.text
+    stack.fault(provider)
     assert health(url)[provider]["state"] == "open"
 
 
