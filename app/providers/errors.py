@@ -134,14 +134,9 @@ def classify_status(
 
 def classify_transport(exc: Exception) -> ProviderError:
     """A failure below HTTP: timeouts apart from refused, reset or cut connections."""
-    if isinstance(exc, TimeoutError | httpx.TimeoutException) and not _disconnected(exc):
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return ProviderError(ErrorClass.TIMEOUT, f"timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError):
         return ProviderError(ErrorClass.INVALID_RESPONSE, f"truncated response ({type(exc).__name__})")
     return ProviderError(ErrorClass.CONNECTION, f"connection failed ({type(exc).__name__})")
 
-
-def _disconnected(exc: BaseException) -> bool:
-    """httpx-aiohttp maps a dropped connection to ConnectTimeout: look at the real cause."""
-    cause = exc.__cause__
-    return cause is not None and not isinstance(cause, TimeoutError) and "Timeout" not in type(cause).__name__

@@ -5,14 +5,15 @@ aiohttp's `ClientSession.request` cost about 220 us of CPU per call at concurren
 about a fifth of /execute's CPU. A provider call needs only this: POST the bytes on a kept-alive
 connection, then read status, headers and a size-capped body. This does that with asyncio's
 transports and httptools' parser (uvicorn's, already installed): ~40 us. A stream's body is handed
-out as it arrives (app/providers/http1_stream.py). Calls other than the providers' stay on httpx
-over aiohttp (app/providers/transport.py).
+out as it arrives (app/providers/http1_stream.py). Calls other than the providers' go to httpx's
+own transport (app/providers/transport.py).
 
-The contract is the aiohttp path's (tests/providers/test_transport.py runs both): no redirects
-followed, no cookies, gzip and deflate decoded (the cap applies after decoding), TLS with the
-client's context, and the same httpx exceptions for the same failures: refused, reset or closed
-before an answer -> ConnectError, cut short inside the answer -> ReadError or RemoteProtocolError,
-silent for `sock_read` -> ReadTimeout, no connection in time -> ConnectTimeout or PoolTimeout.
+The contract is the httpx client's (tests/providers/test_transport.py runs the adapters over this
+and over httpx's own transport): no redirects followed, no cookies, gzip and deflate decoded (the
+cap applies after decoding), TLS with the client's context, and httpx's exceptions: refused, reset
+or closed before an answer -> ConnectError, cut short inside the answer -> ReadError or
+RemoteProtocolError, silent for `sock_read` -> ReadTimeout, no connection in time -> ConnectTimeout
+or PoolTimeout.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Streams went through httpx's client and httpx-aiohttp to aiohttp: about a third 
 stream's CPU here, for what the relay needs of them, the body's bytes as they arrive. The
 connection's parser feeds them in here and `__aiter__` hands out everything that has arrived
 since the last read in one piece; an httpx.Response wraps it, so content decoding, the SSE
-parser (httpx-sse) and the error paths read it as they read aiohttp's.
+parser (httpx-sse) and the error paths read it as they read any httpx stream.
 
 Backpressure: past `HIGH_WATER` buffered bytes the connection stops reading (the provider's
 sends then wait on TCP) until the reader has taken them. A read timeout counts only while the

@@ -20,7 +20,7 @@ from app.providers.transport import FastTransport
 
 log = logging.getLogger(__name__)
 
-# Per provider; aiohttp's connector queues callers beyond it rather than failing them.
+# Per provider; the pool queues callers beyond it rather than failing them.
 MAX_CONNECTIONS = 256
 
 
@@ -31,10 +31,8 @@ def default_ssl_context() -> ssl.SSLContext:
 
 
 def build_client(spec: ProviderSpec, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """httpx's API over aiohttp's transport: measured ~7x httpx's own on this machine (issue #4).
-
-    The adapters' calls, whole and streamed, skip both, on our own connections
-    (app/providers/transport.py)."""
+    """An httpx client whose transport sends the adapters' calls, whole and streamed, on our own
+    kept-alive connections (app/providers/transport.py), past httpx's request machinery."""
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
                           keepalive_expiry=30)
     timeout = httpx.Timeout(connect=spec.timeouts.connect_s, read=spec.timeouts.read_s,

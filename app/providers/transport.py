@@ -1,14 +1,14 @@
-"""The outbound transport: httpx's API over aiohttp, plus provider POSTs that skip both.
+"""The outbound transport: httpx's API, with provider POSTs on our own connections.
 
-`AsyncClient.send` through httpx-aiohttp wraps every call in httpx's request, response, cookie
-jar (parsed on each reply), redirect and auth machinery, and aiohttp's own request costs about
-as much again. A provider call only needs status, headers and the body, so `FastTransport.post`
-(whole replies, size-capped) and `FastTransport.open_stream` (streams: an httpx.Response whose body
+`AsyncClient.send` wraps every call in httpx's request, response, cookie jar (parsed on each
+reply), redirect and auth machinery, and the connection library below it costs about as much
+again. A provider call only needs status, headers and the body, so `FastTransport.post` (whole
+replies, size-capped) and `FastTransport.open_stream` (streams: an httpx.Response whose body
 arrives as it is read) send it on the transport's own kept-alive HTTP/1.1 connections
-(app/providers/http1.py). Everything else (other callers; tests use `httpx.MockTransport`
-instead) goes through httpx to httpx-aiohttp's transport (app/providers/aiohttp_streams.py),
-imported at its first request so that start-up does not wait for aiohttp. All paths raise the
-same httpx exceptions for the same failure.
+(app/providers/http1.py). Anything else sent through the client (no provider call does; tests use
+`httpx.MockTransport` instead) goes to httpx's own transport, built at its first request on the
+same TLS context and limits. All paths raise httpx's exceptions, which the adapters classify alike
+(tests/providers/test_transport.py).
 """
 
 from __future__ import annotations
@@ -16,18 +16,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import httpx
 
 from app.providers.http1 import Http1Pool
 
-if TYPE_CHECKING:
-    from app.providers.aiohttp_streams import StreamTransport
-
-# aiohttp's connector default, used when the limits set none (as httpx-aiohttp does).
-DEFAULT_LIMIT = 100
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx-aiohttp's
+DEFAULT_LIMIT = 100  # connections per pool when the limits set none
+DEFAULT_LIMITS = httpx.Limits(max_connections=DEFAULT_LIMIT, max_keepalive_connections=20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +45,13 @@ class PostTimeouts:
 
 
 def client_timeout(timeout: httpx.Timeout) -> PostTimeouts:
-    """The limits httpx-aiohttp derives from an httpx.Timeout (connect, pool, read)."""
+    """An httpx.Timeout's connect, pool and read limits, as a POST on our connections applies them."""
     return PostTimeouts(connect_s=timeout.connect, pool_s=timeout.pool, read_s=timeout.read)
 
 
 class FastTransport(httpx.AsyncBaseTransport):
     """Provider calls on our own connections (`post` for whole replies, `open_stream` for streams);
-    everything else through httpx-aiohttp's transport, built, and aiohttp imported, at its first
-    request (`streams`).
+    anything else through httpx's own transport, built at its first request (`generic`).
 
     `verify` is httpx's (a context, or True/False), or a function giving the context: either way
     the context is built at the first TLS connection or stream, not at start-up (loading the CA
@@ -69,7 +63,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         self._ssl_context: ssl.SSLContext | None = None
         self.limits = limits
         self._trust_env = trust_env
-        self._streams: StreamTransport | None = None
+        self._generic: httpx.AsyncHTTPTransport | None = None
         limit = limits.max_connections
 
         def own_pool() -> Http1Pool:
@@ -78,7 +72,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                              keepalive_s=limits.keepalive_expiry)
 
         # Whole replies' connections, streams' (a long stream does not hold up a short call) and
-        # aiohttp's, apart: each pool keeps to the limit.
+        # httpx's, apart: each pool keeps to the limit.
         self.http1, self.http1_streams = own_pool(), own_pool()
 
     @property
@@ -91,17 +85,15 @@ class FastTransport(httpx.AsyncBaseTransport):
         return self._ssl_context
 
     @property
-    def streams(self) -> StreamTransport:
-        """httpx-aiohttp's transport, on the same TLS context and limits."""
-        if self._streams is None:
-            from app.providers.aiohttp_streams import StreamTransport  # aiohttp: at first use
-
-            self._streams = StreamTransport(verify=self.ssl_context, limits=self.limits,
-                                            trust_env=self._trust_env)
-        return self._streams
+    def generic(self) -> httpx.AsyncHTTPTransport:
+        """httpx's own transport, on the same TLS context and limits."""
+        if self._generic is None:
+            self._generic = httpx.AsyncHTTPTransport(verify=self.ssl_context, limits=self.limits,
+                                                     trust_env=self._trust_env)
+        return self._generic
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.streams.handle_async_request(request)
+        return await self.generic.handle_async_request(request)
 
     async def post(
         self, url: str, headers: Mapping[str, str], content: bytes, *, timeouts: PostTimeouts, cap: int,
@@ -131,8 +123,8 @@ class FastTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         self.http1.close()
         self.http1_streams.close()
-        if self._streams is not None:
-            await self._streams.aclose()
+        if self._generic is not None:
+            await self._generic.aclose()
 
 
 class DeferredTransport(httpx.AsyncBaseTransport):

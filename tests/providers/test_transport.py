@@ -1,6 +1,6 @@
 """The direct POST for whole replies (app/providers/transport.py over app/providers/http1.py)
 against a real local server: the same status, headers, body, caps and error classes as the httpx
-path over aiohttp it replaces."""
+client over httpx's own transport, which serves every other request of the client."""
 
 from __future__ import annotations
 
@@ -104,12 +104,12 @@ async def outcome(adapter: ProviderAdapter, base_url: str) -> Completion | Provi
 
 @pytest.fixture
 async def both(catalog: Catalog) -> AsyncIterator[tuple[ProviderAdapter, ProviderAdapter]]:
-    """The pool's adapter (fast path) and one whose client sends through httpx (the old path)."""
+    """The pool's adapter (fast path) and one whose client sends through httpx (its own transport)."""
     spec = catalog.providers["deepseek"]
     fast = adapter_over(catalog, build_client(spec))
     limits = httpx.Limits(max_connections=8)
     slow = adapter_over(catalog, build_client(spec, FastTransport(limits=limits, trust_env=False)))
-    slow._fast = None  # the httpx path over the same aiohttp transport
+    slow._fast = None  # through httpx's client to the transport's generic (httpx's own) transport
     yield fast, slow
     await fast.client.aclose()
     await slow.client.aclose()
@@ -199,7 +199,7 @@ async def test_the_tls_context_is_built_at_first_use_and_shared_by_both_paths(up
         reply = await transport.post(f"{upstream.url}/ok/chat/completions", {}, b"{}",
                                      timeouts=client_timeout(httpx.Timeout(5.0)), cap=20_000)
         assert reply.status_code == 200 and built == []  # plain HTTP: nothing loaded
-        assert transport.streams.ssl_context is transport.ssl_context is built[0]
+        assert transport.generic._pool._ssl_context is transport.ssl_context is built[0]
         assert len(built) == 1
     finally:
         await transport.aclose()
