@@ -74,7 +74,8 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     attempts: list[list[dict[str, Any]]] = field(default_factory=list)
     decisions: dict[str, int] = field(default_factory=dict)  # decision id -> attempts it reported
-    peaks: dict[str, float] = field(default_factory=lambda: {"queue": 0.0, "spool": 0.0, "rss_mib": 0.0})
+    peaks: dict[str, float] = field(default_factory=lambda: {"queue": 0.0, "spool": 0.0, "rss_mib": 0.0,
+                                                             "rss_peak_at_s": 0.0})
     events: list[str] = field(default_factory=list)
 
 
@@ -166,11 +167,15 @@ async def drive(url: str, tally: Tally, *, concurrency: int, stop_at: float, see
 
 
 async def sample(base: str, tally: Tally, stop: asyncio.Event, rss: Callable[[], float]) -> None:
-    """Peak record queue and spool depth from /metrics (absent while the service restarts), peak RSS."""
+    """Peak record queue and spool depth from /metrics (absent while the service restarts), peak RSS
+    and when it was reached (seconds into the load, the clock of the scenario's events)."""
     pattern = re.compile(r"^llm_router_(record_queue|spool)_depth(?:\{[^}]*\})? (\S+)$", re.M)
+    start = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while not stop.is_set():
-            tally.peaks["rss_mib"] = max(tally.peaks["rss_mib"], rss())  # max() ignores a NaN second
+            now_mib = rss()
+            if now_mib > tally.peaks["rss_mib"]:  # False for NaN (the service restarting)
+                tally.peaks["rss_mib"], tally.peaks["rss_peak_at_s"] = now_mib, time.monotonic() - start
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{base}/metrics") as resp:
                     for name, value in pattern.findall(await resp.text()):
@@ -342,6 +347,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                 stop.set()
                 await sampler
                 rss["peak_mib"] = round(tally.peaks["rss_mib"], 1)
+                rss["peak_at_s"] = round(tally.peaks["rss_peak_at_s"], 1)
                 exits.append(await service.terminate())
             spool_left = spooled(tmp / "data" / "spool")
             records = await stored(direct)
