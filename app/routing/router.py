@@ -34,9 +34,8 @@ def input_tokens_for(request: RouteRequest, chars_per_token: float) -> int:
     if request.prompt is not None:
         return estimate_text_tokens(request.prompt, chars_per_token)
     if request.messages is not None:
-        return estimate_message_tokens(
-            (m.model_dump() for m in request.messages), chars_per_token
-        )
+        # Only the content counts: no copy of each message (model_dump) to read it.
+        return estimate_message_tokens(({"content": m.content} for m in request.messages), chars_per_token)
     return 0
 
 
