@@ -45,6 +45,9 @@ from app.store.spool import Spool
 log = logging.getLogger(__name__)
 
 FAILURE_LOG_EVERY_S = 10.0
+# Records encoded and written to the spool at a time: moving a long queue to disk holds one chunk's
+# lines, not the whole queue's (a soak's ~10,000 queued records took ~100 MiB at once).
+SPOOL_CHUNK = 256
 
 
 @dataclass(slots=True)
@@ -156,6 +159,14 @@ class RecordWriter:
         self._wake.set()
 
     def _to_spool(self, items: list[tuple[Kind, Record]]) -> None:
+        """Append the records to the spool, in order, SPOOL_CHUNK at a time."""
+        for start in range(0, len(items), SPOOL_CHUNK):
+            self._spool_chunk(items[start:start + SPOOL_CHUNK])
+        depth = self._spool.depth
+        self.stats.peak_spool = max(self.stats.peak_spool, depth)
+        SPOOL_DEPTH.set(depth)
+
+    def _spool_chunk(self, items: list[tuple[Kind, Record]]) -> None:
         lines: list[bytes] = []
         for kind, record in items:
             try:
@@ -168,9 +179,6 @@ class RecordWriter:
             self._drop(len(lines), f"spool write failed: {exc}")
             return
         self.stats.spooled += len(lines)
-        depth = self._spool.depth
-        self.stats.peak_spool = max(self.stats.peak_spool, depth)
-        SPOOL_DEPTH.set(depth)
 
     def _drop(self, count: int, reason: str) -> None:
         RECORDS_DROPPED.inc(count)
