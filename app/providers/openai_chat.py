@@ -135,7 +135,6 @@ def from_wire(body: bytes) -> Completion:
 
 
 _TEXT_OR_NULL = (str, type(None))
-_COUNT_OR_NULL = (int, type(None))
 
 
 def _plain_completion(data: Any) -> Completion | None:
@@ -161,19 +160,23 @@ def _plain_completion(data: Any) -> Completion | None:
         if (prompt.__class__ is not int or completion.__class__ is not int
                 or cached is None or reasoning is None):
             return None
-        usage = bounded_usage(prompt, completion, cached[0], reasoning[0])
+        usage = bounded_usage(prompt, completion, cached, reasoning)
     first = choices[0]
     return Completion(content=first["message"].get("content") or "", usage=usage,
                       finish_reason=first.get("finish_reason"), response_id=response_id)
 
 
-def _detail(details: Any, name: str) -> tuple[int | None] | None:
-    """(count,) from an optional details object (0 when there is none), None when not plain."""
+def _detail(details: Any, name: str) -> int | None:
+    """A count from an optional details object, 0 when it or the count is null or absent (as the
+    wire models read it); None when it is not plain."""
     if details is None:
-        return (0,)
-    if details.__class__ is not dict or details.get(name).__class__ not in _COUNT_OR_NULL:
+        return 0
+    if details.__class__ is not dict:
         return None
-    return (details.get(name),)
+    value = details.get(name)
+    if value is None:
+        return 0
+    return value if value.__class__ is int else None
 
 
 def _validated_completion(body: bytes) -> Completion:
