@@ -4,13 +4,16 @@ server's CPU time per request (/proc, its threads included), steadier than req/s
 
 Run: git worktree add /tmp/base <commit>
      .venv/bin/python bench/bench_ab.py --base /tmp/base [--endpoint route|execute|chat|chat-stream]
-         [--concurrency N ...] [--slices 10] [--auth]
+         [--concurrency N ...] [--slices 10] [--auth] [--store sqlite|postgres]
+         [--base-env KEY=VALUE ...] [--this-env KEY=VALUE ...]
 Both run with this venv as `llm-router serve` (python -m app.cli serve), each importing `app` from
-its own tree and recording to its own SQLite file. For execute and chat the provider simulator is
-the upstream and is also called directly in the same slices, so "added" is a server's p50 minus
-the simulator's own. chat is compare_litellm.py's request (a pinned model on
-/v1/chat/completions), chat-stream the same streamed (each stream read to its end, the simulator's
-streamed too); --auth sets a master key on both servers and sends it.
+its own tree and recording to its own SQLite file, or with --store postgres to its own scratch
+database on the local server (migrated by this tree, dropped at the end). --base-env and --this-env
+set environment variables on one side only (the same tree twice: an A/B of a setting). For execute
+and chat the provider simulator is the upstream and is also called directly in the same slices, so
+"added" is a server's p50 minus the simulator's own. chat is compare_litellm.py's request (a pinned
+model on /v1/chat/completions), chat-stream the same streamed (each stream read to its end, the
+simulator's streamed too); --auth sets a master key on both servers and sends it.
 Records committed after a slice ends fall outside it (both servers alike).
 """
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
+from bench import bench_store
 from bench.bench_routing import cpu_seconds
 from bench.loadgen import LoadResult, drive, free_port, stop
 
@@ -63,6 +67,17 @@ def start(tree: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]
     raise RuntimeError(f"{tree} did not start")
 
 
+def pairs(items: list[str]) -> dict[str, str]:
+    """KEY=VALUE arguments as a mapping."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"expected KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
 def merged(total: LoadResult, part: LoadResult) -> LoadResult:
     return LoadResult(total.requests + part.requests, total.errors + part.errors,
                       total.seconds + part.seconds, total.latencies_ms + part.latencies_ms)
@@ -75,6 +90,8 @@ async def run(args: argparse.Namespace) -> None:
     path, body = ENDPOINTS[args.endpoint]
     headers = {"authorization": f"Bearer {MASTER_KEY}"} if args.auth else None
     procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    scratch: list[str] = []
+    side_env = {"base": pairs(args.base_env), "this": pairs(args.this_env)}
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as tmp:
         try:
             catalog = simulator.catalog(load_catalog()) if simulator else load_catalog()
@@ -82,9 +99,13 @@ async def run(args: argparse.Namespace) -> None:
             for name, tree in trees.items():
                 data = Path(tmp) / name
                 data.mkdir()
+                database_url = f"sqlite+aiosqlite:///{data}/router.db"
+                if args.store == "postgres":
+                    db_name, database_url = await bench_store.scratch_database()
+                    scratch.append(db_name)
                 env = {**placeholder_keys(catalog, os.environ), "ROUTER_CONFIG": str(catalog_path),
-                       "DATABASE_URL": f"sqlite+aiosqlite:///{data}/router.db", "ROUTER_DATA_DIR": str(data),
-                       "ROUTER_LOG_LEVEL": "WARNING", "ROUTER_HEALTH_PROBES": "false"}
+                       "DATABASE_URL": database_url, "ROUTER_DATA_DIR": str(data),
+                       "ROUTER_LOG_LEVEL": "WARNING", "ROUTER_HEALTH_PROBES": "false", **side_env[name]}
                 if args.auth:
                     env["ROUTER_MASTER_KEY"] = MASTER_KEY
                 port = free_port()
@@ -97,6 +118,8 @@ async def run(args: argparse.Namespace) -> None:
                 stop(proc)
             if simulator:
                 simulator.stop()
+            for db_name in scratch:
+                await bench_store.admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 async def measure(args: argparse.Namespace, c: int, procs: dict[str, tuple[subprocess.Popen[bytes], str]],
@@ -139,6 +162,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=None,
                         help="default 32 for route, 16 for execute and chat")
     parser.add_argument("--auth", action="store_true", help="a master key on both servers, sent by the load")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="where each server records: its own SQLite file, or its own scratch database")
+    parser.add_argument("--base-env", nargs="*", default=[], metavar="KEY=VALUE", help="set for base only")
+    parser.add_argument("--this-env", nargs="*", default=[], metavar="KEY=VALUE", help="set for this only")
     args = parser.parse_args()
     if args.concurrency is None:
         args.concurrency = [32 if args.endpoint == "route" else 16]
