@@ -12,15 +12,16 @@ class WriterOptions(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True, populate_by_name=True)
 
     queue_size: int = Field(default=20_000, alias="ROUTER_RECORD_QUEUE_SIZE", ge=10)
-    # 100, not RELIABILITY.md's ceiling of 500: under load a smaller batch keeps the writer's
-    # working set in cache between requests (bench_store: recording cost 22 % of /route
-    # throughput at 500, 8-9 % at 100; /execute on SQLite no worse at concurrency 1, better at 16).
-    batch_size: int = Field(default=100, alias="ROUTER_RECORD_BATCH_SIZE", ge=1, le=5000)
-    # A batch is written once it has `batch_size` rows (or after `batch_wait_s`) and takes
-    # everything queued by then, up to `batch_max` (RELIABILITY.md's 500): when the writer falls
-    # behind, its batches grow instead of the queue. A batch's fixed cost (a transaction, the
-    # roll-ups, on SQLite a GIL wait per statement while the event loop is busy: ~100 ms a batch
-    # at saturation here) then spreads over more rows; at 100 rows the queue reached the spool.
+    # A batch is written once `batch_size` rows wait (or `batch_wait_s` after the oldest) and
+    # takes everything queued by then, up to `batch_max`. Both default to RELIABILITY.md's 500
+    # rows; a smaller `batch_size` makes batches grow up to `batch_max` when the writer falls
+    # behind. A batch's fixed cost (a transaction, a pool ping, the roll-ups, on SQLite a GIL wait
+    # per statement while the event loop is busy) spreads over more rows: in same-run A/Bs on the
+    # AMD EPYC machine (bench_ab.py --this-env ROUTER_RECORD_BATCH_SIZE=500) 500 beat 100 in all
+    # six, -2 to -5 % CPU a request on /v1/chat/completions and /route, SQLite and PostgreSQL.
+    # (bench_store once measured the opposite on an earlier machine, before batches could grow:
+    # recording cost 22 % of /route throughput at 500, 8-9 % at 100.)
+    batch_size: int = Field(default=500, alias="ROUTER_RECORD_BATCH_SIZE", ge=1, le=5000)
     batch_max: int = Field(default=500, alias="ROUTER_RECORD_BATCH_MAX", ge=1, le=5000)
     batch_wait_s: float = Field(default=0.2, alias="ROUTER_RECORD_BATCH_WAIT_S", ge=0, le=5)
     spool_at_fraction: float = Field(default=0.8, alias="ROUTER_SPOOL_AT_FRACTION", gt=0, le=1)
