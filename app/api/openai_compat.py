@@ -17,6 +17,7 @@ from app.api.errors import json_response
 from app.errors import PayloadTooLarge, RouterError
 from app.openai_compat import service
 from app.openai_compat.errors import router_error_response, validation_error_response
+from app.openai_compat.hints import hint_headers
 from app.openai_compat.listing import model_list
 from app.openai_compat.sse import EventStreamResponse
 from app.openai_compat.wire import ChatCompletionRequest
@@ -74,7 +75,7 @@ async def chat_completions(request: Request) -> Response:
         return router_error_response(PayloadTooLarge(str(exc.detail)))
     prep = None
     try:
-        prep = await service.prepare(ctx, body, request.headers)
+        prep = await service.prepare(ctx, body, hint_headers(request.scope["headers"]))
         if body.stream:
             relay = await service.open_stream(ctx, prep)
             return EventStreamResponse(relay.events(), headers={**prep.headers(), **relay.headers()},

@@ -3,7 +3,7 @@ inference from the messages (task) and the tenant's default budget."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -22,6 +22,7 @@ HEADERS = {
     "requires_sla": "x-router-requires-sla",
     "requires_compliance": "x-router-requires-compliance",
 }
+PREFIX = b"x-router-"
 FALLBACK_BUDGET = BudgetTier.MEDIUM
 TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
@@ -47,6 +48,17 @@ class Hints:
             requires_sla=self.requires_sla, requires_compliance=self.requires_compliance,
             messages=body.messages, expected_output_tokens=body.output_cap, user=body.user,
         )
+
+
+def hint_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """A request's `X-Router-*` headers by name (the first of a repeated one), from its ASGI
+    headers (names lowercase) in one pass: the five lookups of `resolve_hints` each scanned
+    every header of the request through Starlette's `Headers`."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        if name.startswith(PREFIX):
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 def resolve_hints(body: ChatCompletionRequest, headers: Mapping[str, str]) -> Hints:

@@ -12,7 +12,7 @@ from app.config.catalog import Catalog
 from app.config.enums import BudgetTier, Region, TaskType
 from app.errors import BadRequest
 from app.openai_compat.errors import ModelNotFound
-from app.openai_compat.hints import resolve_hints
+from app.openai_compat.hints import hint_headers, resolve_hints
 from app.openai_compat.inference import (
     CODE_ASK,
     CODE_FENCE,
@@ -76,6 +76,15 @@ def test_body_hints_win_over_headers_which_win_over_inference_and_defaults() -> 
     bare = resolve_hints(request(), {})
     assert (bare.task_source, bare.budget, bare.budget_source) == ("inferred:default", BudgetTier.MEDIUM,
                                                                     "default")
+
+
+def test_hint_headers_keep_the_first_of_each_router_header_and_nothing_else() -> None:
+    raw = [(b"content-type", b"application/json"), (b"x-router-budget", b"low"),
+           (b"authorization", b"Bearer sk-x"), (b"x-router-task", b"code"),
+           (b"x-router-budget", b"high"), (b"x-request-id", b"r1"), (b"x-routerish", b"no")]
+    assert hint_headers(raw) == {"x-router-budget": "low", "x-router-task": "code"}
+    hints = resolve_hints(request(), hint_headers(raw))
+    assert (hints.task, hints.task_source, hints.budget) == (TaskType.CODE, "header", BudgetTier.LOW)
 
 
 def test_a_bad_header_value_names_the_header_and_the_allowed_values() -> None:
