@@ -31,8 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.store.bulk_sqlite import InsertSql, sqlite_plan
 from app.store.rollup_sqlite import rollup_statements
 from app.store.rows import Kind, Row, RowTuples
+from app.store.sqlite_exec import Failed, Plan, execute
 
-LAST_ROWID = "SELECT last_insert_rowid()"
+__all__ = ["Failed", "Insert", "plans", "run", "store", "translated", "variable_limit"]
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,46 +54,27 @@ class Insert:
         return cls(sql, tuples, rows, rollup_statements(table.name), kind)
 
 
-class Failed(Exception):
-    """A statement of the batch failed (or converting its rows did): the error, and which one."""
-
-    def __init__(self, statement: str | None, error: BaseException) -> None:
-        super().__init__(statement)
-        self.statement, self.error = statement, error
+def plans(inserts: Sequence[Insert], limit: int) -> list[Plan]:
+    """The inserts as plain statements (rows as parameter tuples, at most `limit` parameters a
+    statement); raises Failed naming the insert whose rows would not convert."""
+    out = []
+    for insert in inserts:
+        name = insert.sql.one_row()
+        try:
+            statements = list(insert.sql.statements(insert.tuples(insert.rows), limit)) if insert.rows else []
+        except Exception as exc:
+            raise Failed(name, exc) from exc
+        out.append(Plan(name, statements, insert.rollups))
+    return out
 
 
 def run(connection: Any, inserts: Sequence[Insert]) -> list[int]:
     """Each insert in order, then its roll-ups over the rows it added; how many each added.
 
     `connection` is a DBAPI connection: sqlite3's, in aiosqlite's thread, or SQLAlchemy's
-    adapter of aiosqlite's, on the event loop. The rows an insert added are the `added` rowids
-    ending at last_insert_rowid() (app/store/rollup_sqlite.py says why).
+    adapter of aiosqlite's, on the event loop (app/store/sqlite_exec.py runs the statements).
     """
-    statement: str | None = None
-    counts = []
-    try:
-        limit = variable_limit(connection)
-        cursor = connection.cursor()
-        try:
-            for insert in inserts:
-                added = 0
-                if insert.rows:
-                    statement = insert.sql.one_row()  # what an error names, not thousands of "?"
-                    for sql, params in insert.sql.statements(insert.tuples(insert.rows), limit):
-                        cursor.execute(sql, params)
-                        added += int(cursor.rowcount)
-                if added > 0 and insert.rollups:
-                    statement = LAST_ROWID
-                    cursor.execute(LAST_ROWID)
-                    last = int(cursor.fetchone()[0])
-                    for statement in insert.rollups:
-                        cursor.execute(statement, (last - added, last))
-                counts.append(added)
-        finally:
-            cursor.close()
-    except Exception as exc:
-        raise Failed(statement, exc) from exc
-    return counts
+    return execute(connection, plans(inserts, variable_limit(connection)))
 
 
 def variable_limit(connection: Any) -> int:
@@ -134,12 +117,21 @@ async def _translated(connection: AsyncConnection, failed: Failed) -> BaseExcept
     dead-letters the row); a connection found closed is invalidated, as SQLAlchemy does."""
     error = failed.error
     dialect = connection.dialect
-    base = dialect.loaded_dbapi.Error
-    if not isinstance(error, base):
+    if not isinstance(error, dialect.loaded_dbapi.Error):
         return error  # a value our conversion refused (ValueError, TypeError), as before
     invalidated = bool(dialect.is_disconnect(error, None, None))
     if invalidated:
         await connection.invalidate(error)
+    return translated(failed, dialect, invalidated=invalidated)
+
+
+def translated(failed: Failed, dialect: Dialect, *, invalidated: bool = False) -> BaseException:
+    """A driver error wrapped as SQLAlchemy wraps it (IntegrityError, OperationalError, ...);
+    any other error as it is."""
+    error = failed.error
+    base = dialect.loaded_dbapi.Error
+    if not isinstance(error, base):
+        return error
     wrapped = sa_exc.DBAPIError.instance(failed.statement, None, error, base, hide_parameters=True,
                                          connection_invalidated=invalidated, dialect=dialect)
     wrapped.__cause__ = error
