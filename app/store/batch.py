@@ -6,16 +6,19 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.store import batch_sqlite
 from app.store.decision_lists import StoredLists
 from app.store.engine import session_scope
-from app.store.repositories import insert_batch
+from app.store.repositories import insert_batch, sqlite_inserts
 from app.store.rows import KINDS, Kind, Row
+from app.store.sqlite_exec import Failed
+from app.store.sqlite_process import SqliteWriterProcess
 
 UNIQUE_VIOLATION = "23505"
 
 
 async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence[tuple[Kind, Row]],
-                      stored_lists: StoredLists) -> None:
+                      stored_lists: StoredLists, process: SqliteWriterProcess | None = None) -> None:
     """Store rows of any kinds in one transaction, decisions first (so a reader never sees
     attempts without theirs); once it has committed, remember the decision lists it stored.
 
@@ -23,17 +26,21 @@ async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence
     (app/store/batch_sqlite.py). Records go in by COPY on PostgreSQL; if the server refuses it
     because a row is stored already (a replay, a retry of a batch that had committed), the
     transaction is rolled back and the batch runs again with INSERT … ON CONFLICT DO NOTHING,
-    which skips those rows.
+    which skips those rows. With a SQLite writer `process`, the batch runs there instead
+    (app/store/sqlite_process.py), raising the same errors.
     """
     by_kind: dict[Kind, list[Row]] = {kind: [] for kind in KINDS}
     for kind, row in rows:
         by_kind[kind].append(row)
-    try:
-        await _store(sessions, by_kind, stored_lists, copy=True)
-    except Exception as exc:
-        if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
-            raise
-        await _store(sessions, by_kind, stored_lists, copy=False)
+    if process is not None:
+        await _store_in_process(process, by_kind, stored_lists)
+    else:
+        try:
+            await _store(sessions, by_kind, stored_lists, copy=True)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            await _store(sessions, by_kind, stored_lists, copy=False)
     stored_lists.add(row[column] for row in by_kind["decision"]
                      for column in ("chain_set", "excluded_set") if row.get(column))
 
@@ -42,3 +49,14 @@ async def _store(sessions: async_sessionmaker[AsyncSession], by_kind: dict[Kind,
                  stored_lists: StoredLists, *, copy: bool) -> None:
     async with session_scope(sessions) as session:
         await insert_batch(session, by_kind, stored_lists, copy=copy)
+
+
+async def _store_in_process(process: SqliteWriterProcess, by_kind: dict[Kind, list[Row]],
+                            stored_lists: StoredLists) -> None:
+    inserts = sqlite_inserts(process.dialect, by_kind, stored_lists)
+    if not inserts:
+        return
+    try:
+        await process.run(batch_sqlite.plans(inserts, process.variable_limit))
+    except Failed as exc:
+        raise batch_sqlite.translated(exc, process.dialect) from None

@@ -14,6 +14,7 @@ from app.store import migrate
 from app.store.engine import create_engine, create_sessionmaker, database_url, redacted
 from app.store.options import WriterOptions
 from app.store.spool import Spool
+from app.store.sqlite_process import SqliteWriterProcess
 from app.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,18 @@ async def open_store(settings: Settings, options: WriterOptions | None = None) -
         await engine.dispose()
         raise
     sessions = create_sessionmaker(engine)
-    writer = RecordWriter(sessions, Spool(data_dir / SPOOL_DIR), options)
+    options = options or WriterOptions()
+    writer = RecordWriter(sessions, Spool(data_dir / SPOOL_DIR), options,
+                          sqlite_writer_process(engine, options))
     await writer.start()
     log.info("store: %s (recording %s)", redacted(url), "on" if settings.record_decisions else "off")
     recorder: RecordSink = writer if settings.record_decisions else DiscardingSink()
     return Store(url=url, engine=engine, sessions=sessions, writer=writer, recorder=recorder)
+
+
+def sqlite_writer_process(engine: AsyncEngine, options: WriterOptions) -> SqliteWriterProcess | None:
+    """A writer process for a SQLite file when the options allow one (never for :memory:)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not options.sqlite_process or database in (None, "", ":memory:"):
+        return None
+    return SqliteWriterProcess(str(Path(database).resolve()), engine.dialect)

@@ -41,6 +41,7 @@ from app.store.failures import (
 from app.store.options import WriterOptions
 from app.store.rows import Kind, Record, Row, decode, encode, to_row
 from app.store.spool import Spool
+from app.store.sqlite_process import SqliteWriterProcess
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,10 @@ class RecordWriter:
         sessions: async_sessionmaker[AsyncSession],
         spool: Spool,
         options: WriterOptions | None = None,
+        sqlite_process: SqliteWriterProcess | None = None,
     ) -> None:
         self.options = options or WriterOptions()
+        self.sqlite_process = sqlite_process  # where SQLite batches run, if not in this process
         self.stats = WriterStats()
         self._sessions = sessions
         self._spool = spool
@@ -243,6 +246,8 @@ class RecordWriter:
         spooled = self._spool.depth
         self._spool.close()
         self._closed = True
+        if self.sqlite_process is not None:
+            await self.sqlite_process.close()
         if not drained:
             log.warning("record writer: shutdown deadline passed; %d record(s) stay in the spool "
                         "and are replayed at the next start", spooled)
@@ -394,7 +399,7 @@ class RecordWriter:
         return True
 
     async def _insert(self, rows: list[tuple[Kind, Row]]) -> None:
-        await store_batch(self._sessions, rows, self._stored_lists)
+        await store_batch(self._sessions, rows, self._stored_lists, self.sqlite_process)
 
     async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
         """One row per transaction, to find the invalid ones and store all the others."""
