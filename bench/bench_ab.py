@@ -1,6 +1,7 @@
 """A/B: one endpoint served at once by two checkouts (e.g. a git worktree of an older commit and
 this one), the load alternating between them in 1-second slices; prints req/s, p50/p99 and each
-server's CPU time per request (/proc, its threads included), steadier than req/s on a shared machine.
+server's CPU time per request (/proc, its threads and child processes included), steadier than
+req/s on a shared machine.
 
 Run: git worktree add /tmp/base <commit>
      .venv/bin/python bench/bench_ab.py --base /tmp/base [--endpoint route|execute|chat|chat-stream]
@@ -36,7 +37,7 @@ from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
 from bench import bench_store
-from bench.bench_routing import cpu_seconds
+from bench.bench_routing import tree_cpu_seconds
 from bench.loadgen import LoadResult, drive, free_port, stop
 
 MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
@@ -138,9 +139,9 @@ async def measure(args: argparse.Namespace, c: int, procs: dict[str, tuple[subpr
                                           headers={"authorization": "Bearer bench-key"}))
         for name in (list(procs) if n % 2 == 0 else list(reversed(procs))):
             proc, url = procs[name]
-            cpu0 = cpu_seconds(proc.pid)
+            cpu0 = tree_cpu_seconds(proc.pid)
             part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.0, headers=headers)
-            cpu[name] += cpu_seconds(proc.pid) - cpu0
+            cpu[name] += tree_cpu_seconds(proc.pid) - cpu0
             results[name] = merged(results[name], part)
     print(f"/{args.endpoint}, concurrency {c}, {args.slices} slices of 1 s each, "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
-from bench.bench_routing import cpu_seconds
+from bench.bench_routing import tree_cpu_seconds
 from bench.loadgen import LoadResult, drive, free_port, start_uvicorn, stop
 
 MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
@@ -70,17 +70,18 @@ async def run(args: argparse.Namespace) -> int:
         ratios: dict[int, float] = {}
         for c in args.concurrency:
             # Interleaved one-second slices, so a neighbour's load spike hits every target alike.
-            # Each server's CPU time (/proc, its threads included) per request, steadier than req/s.
+            # Each server's CPU time (/proc, its threads and child processes included) per request,
+            # steadier than req/s.
             results = {name: LoadResult(0, 0, 0.0, []) for name in targets}
             cpu = dict.fromkeys(pids, 0.0)
             for _ in range(max(1, round(args.seconds))):
                 for name, (url, body) in targets.items():
                     await drive(url, body, concurrency=c, seconds=0.0, warmup_s=0.2, headers=SIMULATOR_KEY)
-                    cpu0 = cpu_seconds(pids[name]) if name in pids else 0.0
+                    cpu0 = tree_cpu_seconds(pids[name]) if name in pids else 0.0
                     part = await drive(url, body, concurrency=c, seconds=1.0, warmup_s=0.0,
                                       headers=SIMULATOR_KEY)
                     if name in pids:
-                        cpu[name] += cpu_seconds(pids[name]) - cpu0
+                        cpu[name] += tree_cpu_seconds(pids[name]) - cpu0
                     total = results[name]
                     results[name] = LoadResult(total.requests + part.requests, total.errors + part.errors,
                                                total.seconds + part.seconds,

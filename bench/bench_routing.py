@@ -116,6 +116,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """cpu_seconds of a process and of its living descendants (a service's writer process)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return total
+
+
 @dataclass
 class Served:
     """What one service did over all its slices."""
@@ -169,10 +184,10 @@ async def http_bench(seconds: float, concurrency: int, slices: int) -> None:
             for n in range(slices):
                 for label in (list(targets) if n % 2 == 0 else list(reversed(targets))):
                     proc, url = procs[label]
-                    cpu0 = cpu_seconds(proc.pid)
+                    cpu0 = tree_cpu_seconds(proc.pid)
                     res = await drive(url, body, concurrency=concurrency, seconds=slice_s, warmup_s=0.0)
                     served = results[label]
-                    served.cpu_s += cpu_seconds(proc.pid) - cpu0
+                    served.cpu_s += tree_cpu_seconds(proc.pid) - cpu0
                     served.requests += res.requests
                     served.errors += res.errors
                     served.seconds += res.seconds
