@@ -20,14 +20,16 @@ def free_port() -> int:
         return port
 
 
-def start_service(env: Mapping[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `llm-router serve` on a free loopback port; wait until /health answers."""
+def start_service(env: Mapping[str, str], log_path: Path, *, new_session: bool = False
+                  ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `llm-router serve` on a free loopback port; wait until /health answers.
+    `new_session`: its own process group (os.killpg(proc.pid, ...) signals it and its children)."""
     port = free_port()
     log = log_path.open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=new_session,
     )
     log.close()
     deadline = time.monotonic() + 30

@@ -4,8 +4,11 @@ every request answered before the end has its decision stored after the next sta
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,6 +40,30 @@ async def load(port: int, answered: list[str], stop: asyncio.Event) -> None:
             i += 1
 
 
+async def load_then_signal(proc: subprocess.Popen[bytes], port: int, send: Callable[[], None]
+                           ) -> tuple[list[str], int]:
+    """Load the service, signal it once 200 requests were answered, wait for it to exit; the
+    decisions answered, and how many had been when the signal went."""
+    answered: list[str] = []
+    stop = asyncio.Event()
+    try:
+        workers = [asyncio.create_task(load(port, answered, stop)) for _ in range(WORKERS)]
+        loaded_by = time.monotonic() + 60
+        while len(answered) < 200 and time.monotonic() < loaded_by:
+            await asyncio.sleep(0.05)
+        at_signal = len(answered)
+        send()
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return answered, at_signal
+
+
 async def stored_ids(url: str) -> list[str]:
     engine = create_engine(url)
     try:
@@ -58,23 +85,7 @@ async def test_sigterm_under_load_keeps_every_answered_decision(
            "ROUTER_SHUTDOWN_FLUSH_S": flush_s,
            "ROUTER_RECORD_BATCH_WAIT_S": "0.5" if flush_s != "0" else "5"}
     proc, port = start_service(env, tmp_path / "uvicorn.log")
-    answered: list[str] = []
-    stop = asyncio.Event()
-    try:
-        workers = [asyncio.create_task(load(port, answered, stop)) for _ in range(WORKERS)]
-        loaded_by = time.monotonic() + 60
-        while len(answered) < 200 and time.monotonic() < loaded_by:
-            await asyncio.sleep(0.05)
-        at_signal = len(answered)
-        proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.gather(*workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    answered, at_signal = await load_then_signal(proc, port, lambda: proc.send_signal(signal.SIGTERM))
     log = (tmp_path / "uvicorn.log").read_text()
     assert proc.wait(5) == 0, log
     assert at_signal >= 200, "the service was under load when the signal came"
@@ -93,4 +104,53 @@ async def test_sigterm_under_load_keeps_every_answered_decision(
     assert len(stored) == len(set(stored)), "no decision is stored twice"
     missing = set(answered) - set(stored)
     assert not missing, f"{len(missing)} answered decisions were lost"
+    assert "LOST" not in log
+
+
+def writer_processes(database: Path) -> list[int]:
+    """Living SQLite writer processes of this database (their command line names it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"app.store.sqlite_worker" in cmdline and str(database).encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.slow
+async def test_sigterm_to_the_process_group_keeps_every_decision_on_sqlite(
+    tmp_path: Path, provider_keys: dict[str, str],
+) -> None:
+    """On a SQLite file the batches run in the writer process: a SIGTERM to the whole process group
+    (a Ctrl-C, a stop sent to the group) reaches it too, and it keeps storing until the service
+    has flushed through it, then exits with the service."""
+    database = tmp_path / "data" / "router.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    # Small, quick batches: the writer process is running (started by the first) when the signal comes.
+    env = {"DATABASE_URL": url, "ROUTER_DATA_DIR": str(tmp_path / "data"), "ROUTER_SHUTDOWN_FLUSH_S": "10",
+           "ROUTER_RECORD_BATCH_SIZE": "20", "ROUTER_RECORD_BATCH_WAIT_S": "0.05"}
+    proc, port = start_service(env, tmp_path / "uvicorn.log", new_session=True)
+    children: list[int] = []
+
+    def stop_the_group() -> None:
+        children.extend(writer_processes(database.resolve()))
+        os.killpg(proc.pid, signal.SIGTERM)
+
+    answered, at_signal = await load_then_signal(proc, port, stop_the_group)
+    assert len(children) == 1, "one writer process was running when the signal came"
+    log = (tmp_path / "uvicorn.log").read_text()
+    assert proc.wait(5) == 0, log
+    assert at_signal >= 200, "the service was under load when the signal came"
+    assert list((tmp_path / "data" / "spool").glob("spool-*.jsonl")) == [], log
+    stored = [i.replace("-", "") for i in await stored_ids(url)]  # SQLite keeps UUIDs as hex
+    assert len(stored) == len(set(stored)), "no decision is stored twice"
+    assert not {i.replace("-", "") for i in answered} - set(stored), "every answered decision is stored"
+    deadline = time.monotonic() + 5
+    while writer_processes(database.resolve()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert writer_processes(database.resolve()) == [], "the writer process ends with the service"
+    assert "new SQLite writer process" not in log, "the signal did not end the writer process"
     assert "LOST" not in log
