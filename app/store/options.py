@@ -18,7 +18,7 @@ class WriterOptions(BaseSettings):
     # behind. A batch's fixed cost (a transaction, a pool ping, the roll-ups, on SQLite a GIL wait
     # per statement while the event loop is busy) spreads over more rows: in same-run A/Bs on the
     # AMD EPYC machine (bench_ab.py --this-env ROUTER_RECORD_BATCH_SIZE=500) 500 beat 100 in all
-    # six, -2 to -5 % CPU a request on /v1/chat/completions and /route, SQLite and PostgreSQL.
+    # six, -1 to -5 % CPU a request on /v1/chat/completions and /route, SQLite and PostgreSQL.
     # (bench_store once measured the opposite on an earlier machine, before batches could grow:
     # recording cost 22 % of /route throughput at 500, 8-9 % at 100.)
     batch_size: int = Field(default=500, alias="ROUTER_RECORD_BATCH_SIZE", ge=1, le=5000)
