@@ -13,7 +13,8 @@ become parameter tuples there too, in that thread (sharing the GIL, so the same 
 aiosqlite offers no public way to run a function in its thread: this uses its `_execute` and
 `_conn` (SQLAlchemy's own adapter reaches for `_conn` and `_tx`). Should they go, the same
 function runs over SQLAlchemy's DBAPI adapter on the event loop, a hand-off per call as before;
-tests/store/test_batch_sqlite.py fails if they go.
+tests/store/test_batch_sqlite.py fails if they go. On a SQLite file the service runs the same
+statements in a writer process instead (`plans` here, app/store/sqlite_process.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from app.store.rows import Kind, Row, RowTuples
 from app.store.sqlite_exec import Failed, Plan, execute
 
 __all__ = ["Failed", "Insert", "plans", "run", "store", "translated", "variable_limit"]
-
 
 
 @dataclass(frozen=True, slots=True)
