@@ -22,6 +22,7 @@ import logging
 import pickle
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Dialect
@@ -32,6 +33,7 @@ from app.store.sqlite_worker import FRAME
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT_S = 5.0
+RESTART_LOG_EVERY_S = 10.0  # a child that cannot start is retried with the writer's backoff
 
 
 def error_from(name: str, args: tuple[str, ...]) -> BaseException:
@@ -54,6 +56,7 @@ class SqliteWriterProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self.started = 0  # children started (the tests read it)
+        self._restart_logged_at: float | None = None
 
     @property
     def pid(self) -> int | None:
@@ -105,8 +108,12 @@ class SqliteWriterProcess:
             sys.executable, "-m", "app.store.sqlite_worker", self.path,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         self.started += 1
-        if self.started > 1:
-            log.warning("record writer: started a new SQLite writer process (pid %d)", proc.pid)
+        now = time.monotonic()
+        if self.started > 1 and (self._restart_logged_at is None
+                                 or now - self._restart_logged_at >= RESTART_LOG_EVERY_S):
+            self._restart_logged_at = now
+            log.warning("record writer: started a new SQLite writer process (pid %d; %d started in all)",
+                        proc.pid, self.started)
         return proc
 
     def _abandon(self) -> None:

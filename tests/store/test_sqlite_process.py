@@ -192,6 +192,26 @@ async def test_the_process_outlives_signals_and_ends_when_the_writer_closes(
     assert await count_rows(engine, "decisions") == 6
 
 
+async def test_a_process_that_cannot_open_the_database_costs_no_record(
+    engines: dict[str, AsyncEngine], tmp_path: Path
+) -> None:
+    """Each child dies at its start (its path is a directory): the writer keeps retrying, moves the
+    records to the spool once the database counts as unreachable, and loses none."""
+    unopenable = tmp_path / "a-directory"
+    unopenable.mkdir()
+    engine = engines["process"]
+    writer = RecordWriter(create_sessionmaker(engine), Spool(tmp_path / "spool"), fast_options(),
+                          SqliteWriterProcess(str(unopenable), engine.dialect))
+    await writer.start()
+    submit(writer, records(10))
+    assert not await writer.flush(1.5)
+    assert writer.spooling and writer.pending == 30
+    assert child_of(writer).started >= 2 and writer.stats.dropped == 0
+    await writer.close(0)
+    assert writer.stats.dropped == 0 and writer.stats.spooled == 30
+    assert await count_rows(engine, "decisions") == 0
+
+
 async def test_the_store_uses_a_process_for_a_sqlite_file_only(tmp_path: Path) -> None:
     file_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
     memory_engine = create_engine("sqlite+aiosqlite:///:memory:")
