@@ -34,7 +34,7 @@ from app.store.rollup_sqlite import rollup_statements
 from app.store.rows import Kind, Row, RowTuples
 from app.store.sqlite_exec import Failed, Plan, execute
 
-__all__ = ["Failed", "Insert", "plans", "run", "store", "translated", "variable_limit"]
+__all__ = ["Failed", "Insert", "converted", "plan", "plans", "run", "store", "translated", "variable_limit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +57,21 @@ class Insert:
 def plans(inserts: Sequence[Insert], limit: int) -> list[Plan]:
     """The inserts as plain statements (rows as parameter tuples, at most `limit` parameters a
     statement); raises Failed naming the insert whose rows would not convert."""
-    out = []
-    for insert in inserts:
-        name = insert.sql.one_row()
-        try:
-            statements = list(insert.sql.statements(insert.tuples(insert.rows), limit)) if insert.rows else []
-        except Exception as exc:
-            raise Failed(name, exc) from exc
-        out.append(Plan(name, statements, insert.rollups))
-    return out
+    return [plan(insert, converted(insert, insert.rows), limit) for insert in inserts]
+
+
+def converted(insert: Insert, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """Some of an insert's rows as parameter tuples; Failed names the insert if one will not convert."""
+    try:
+        return insert.tuples(rows)
+    except Exception as exc:
+        raise Failed(insert.sql.one_row(), exc) from exc
+
+
+def plan(insert: Insert, tuples: Sequence[tuple[Any, ...]], limit: int) -> Plan:
+    """One insert's statements for its rows' tuples, and its roll-ups."""
+    statements = list(insert.sql.statements(tuples, limit)) if tuples else []
+    return Plan(insert.sql.one_row(), statements, insert.rollups)
 
 
 def run(connection: Any, inserts: Sequence[Insert]) -> list[int]:

@@ -156,17 +156,18 @@ async def test_rows_the_database_refuses_are_dead_lettered_as_in_the_thread(
     engine = engines["process"]
     writer = writer_for(engine, tmp_path / "spool", process=True)
     await writer.start()
-    good = [factories.decision() for _ in range(4)]
+    good = [factories.decision() for _ in range(150)]  # more than a conversion chunk
+    bad_id = factories.decision(id="not-a-uuid")  # refused while converting, in this process
     missing = factories.decision(task_type=None)  # NOT NULL: an IntegrityError in the child
-    for d in [*good[:2], missing, *good[2:]]:
+    for d in [*good[:70], bad_id, *good[70:140], missing, *good[140:]]:
         writer.submit_decision(d)
     assert await writer.flush(10), "a bad row must not block the others"
-    assert await count_rows(engine, "decisions") == 4
-    assert writer.stats.rejected == 1
+    assert await count_rows(engine, "decisions") == 150
+    assert writer.stats.rejected == 2
     dead_letter = tmp_path / "spool" / "dead-letter.jsonl"
     dead = [orjson.loads(line) for line in dead_letter.read_bytes().splitlines()]
-    assert [e["record"]["r"]["id"] for e in dead] == [missing.id]
-    assert "NOT NULL" in dead[0]["error"]
+    assert [e["record"]["r"]["id"] for e in dead] == ["not-a-uuid", missing.id]
+    assert "NOT NULL" in dead[1]["error"]
     await writer.close()
 
 
