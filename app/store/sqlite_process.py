@@ -39,9 +39,12 @@ RESTART_LOG_EVERY_S = 10.0  # a child that cannot start is retried with the writ
 def error_from(name: str, args: tuple[str, ...]) -> BaseException:
     """The child's error as this process's exception of the same class (sqlite3's or a builtin)."""
     cls = getattr(sqlite3, name, None) or getattr(builtins, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        return sqlite3.OperationalError(f"{name}: {' '.join(args)}")
-    return cls(*args)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(*args)
+        except TypeError:  # a class whose constructor wants other arguments (UnicodeEncodeError)
+            pass
+    return sqlite3.OperationalError(f"{name}: {' '.join(args)}")
 
 
 class SqliteWriterProcess:

@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from app.store.engine import create_engine, create_sessionmaker
 from app.store.lifecycle import sqlite_writer_process
 from app.store.options import WriterOptions
 from app.store.spool import Spool
-from app.store.sqlite_process import SqliteWriterProcess
+from app.store.sqlite_process import SqliteWriterProcess, error_from
 from app.store.writer import RecordWriter
 from tests.store import factories
 from tests.store.conftest import count_rows, fast_options
@@ -211,6 +212,14 @@ async def test_a_process_that_cannot_open_the_database_costs_no_record(
     await writer.close(0)
     assert writer.stats.dropped == 0 and writer.stats.spooled == 30
     assert await count_rows(engine, "decisions") == 0
+
+
+def test_a_childs_error_becomes_the_same_class_here_or_an_operational_error() -> None:
+    assert type(error_from("IntegrityError", ("NOT NULL constraint failed",))) is sqlite3.IntegrityError
+    assert type(error_from("ValueError", ("bad",))) is ValueError
+    for odd in (("UnicodeEncodeError", ("x",)), ("SystemExit", ("0",)), ("NoSuchError", ("?",))):
+        error = error_from(*odd)
+        assert type(error) is sqlite3.OperationalError and odd[0] in str(error)
 
 
 async def test_the_store_uses_a_process_for_a_sqlite_file_only(tmp_path: Path) -> None:
