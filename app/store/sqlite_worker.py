@@ -7,7 +7,7 @@ Frames on stdin and stdout are a 4-byte big-endian length and a pickle: in, a li
 `sqlite_exec.Plan`; out, `("ok", counts)` or `("failed", statement, error class name, error
 args)`. It exits 0 when stdin closes (the service stopped or died). SIGINT and SIGTERM are
 ignored: a Ctrl-C or an orchestrator's signal to the process group must not end it before the
-service has flushed its records through it. Standard library only (13 MiB RSS at its start, ~19 under load).
+service has flushed its records through it. Standard library only (14 MiB RSS at its start, ~19 under load).
 """
 
 from __future__ import annotations
