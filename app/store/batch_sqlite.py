@@ -14,7 +14,7 @@ aiosqlite offers no public way to run a function in its thread: this uses its `_
 `_conn` (SQLAlchemy's own adapter reaches for `_conn` and `_tx`). Should they go, the same
 function runs over SQLAlchemy's DBAPI adapter on the event loop, a hand-off per call as before;
 tests/store/test_batch_sqlite.py fails if they go. On a SQLite file the service runs the same
-statements in a writer process instead (`plans` here, app/store/sqlite_process.py).
+statements in a writer process instead (`converted` and `plan` here, app/store/batch.py).
 """
 
 from __future__ import annotations

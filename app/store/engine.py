@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config.settings import Settings
+from app.store.sqlite_exec import PRAGMAS
 
 SQLITE_FILE = "router.db"
 
@@ -34,13 +35,9 @@ def _json_dumps(value: Any) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers (analytics) run while the writer commits; busy_timeout rides out the
-    # short lock another worker process holds during its commit.
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    for pragma in PRAGMAS:  # the writer process's connection gets the same (app/store/sqlite_exec.py)
+        cursor.execute(pragma)
     cursor.close()
 
 

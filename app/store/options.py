@@ -23,10 +23,10 @@ class WriterOptions(BaseSettings):
     # recording cost 22 % of /route throughput at 500, 8-9 % at 100.)
     batch_size: int = Field(default=500, alias="ROUTER_RECORD_BATCH_SIZE", ge=1, le=5000)
     batch_max: int = Field(default=500, alias="ROUTER_RECORD_BATCH_MAX", ge=1, le=5000)
+    batch_wait_s: float = Field(default=0.2, alias="ROUTER_RECORD_BATCH_WAIT_S", ge=0, le=5)
     # SQLite files: batches run in a writer process of their own (app/store/sqlite_process.py),
     # not in aiosqlite's thread beside the event loop.
     sqlite_process: bool = Field(default=True, alias="ROUTER_SQLITE_WRITER_PROCESS")
-    batch_wait_s: float = Field(default=0.2, alias="ROUTER_RECORD_BATCH_WAIT_S", ge=0, le=5)
     spool_at_fraction: float = Field(default=0.8, alias="ROUTER_SPOOL_AT_FRACTION", gt=0, le=1)
     unreachable_s: float = Field(default=2.0, alias="ROUTER_SPOOL_AFTER_S", gt=0)
     fsync_interval_s: float = Field(default=0.1, alias="ROUTER_SPOOL_FSYNC_S", ge=0)

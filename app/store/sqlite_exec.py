@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 LAST_ROWID = "SELECT last_insert_rowid()"
+# Every connection to a record database, the service's and the writer process's: WAL lets readers
+# (analytics) run while a writer commits; busy_timeout rides out the short lock another process
+# (a worker, the writer process) holds during its commit.
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000",
+           "PRAGMA foreign_keys=ON")
 
 
 class Plan(NamedTuple):

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Dialect
 
+from app.store.batch_sqlite import variable_limit
 from app.store.sqlite_exec import Failed, Plan
 from app.store.sqlite_worker import FRAME
 
@@ -55,7 +56,7 @@ class SqliteWriterProcess:
         self.path = path
         self.dialect = dialect
         with contextlib.closing(sqlite3.connect(":memory:")) as probe:  # the child's library's limit
-            self.variable_limit = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            self.variable_limit = variable_limit(probe)
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self.started = 0  # children started (the tests read it)

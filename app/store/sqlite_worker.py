@@ -19,11 +19,9 @@ import struct
 import sys
 from typing import Any, BinaryIO
 
-from app.store.sqlite_exec import Failed, execute
+from app.store.sqlite_exec import PRAGMAS, Failed, execute
 
 FRAME = struct.Struct("!I")
-PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000",
-           "PRAGMA foreign_keys=ON")  # as app/store/engine.py sets them on the service's own
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:

@@ -42,9 +42,13 @@ async def engines(tmp_path: Path, migrated_sqlite: Path) -> AsyncIterator[dict[s
         await engine.dispose()
 
 
-def writer_for(engine: AsyncEngine, spool: Path, *, process: bool, **options: float | int) -> RecordWriter:
+async def started(engine: AsyncEngine, spool: Path, *, process: bool = True, **options: float | int
+                  ) -> RecordWriter:
+    """A started writer on `engine`, its batches in a writer process unless `process` is False."""
     child = SqliteWriterProcess(str(engine.url.database), engine.dialect) if process else None
-    return RecordWriter(create_sessionmaker(engine), Spool(spool), fast_options(**options), child)
+    writer = RecordWriter(create_sessionmaker(engine), Spool(spool), fast_options(**options), child)
+    await writer.start()
+    return writer
 
 
 def child_of(writer: RecordWriter) -> SqliteWriterProcess:
@@ -93,8 +97,7 @@ async def test_the_process_stores_exactly_what_the_thread_stores(
     batch = records(120)
     health = [factories.health("openai"), factories.health("cohere", state="open")]
     for name, engine in engines.items():
-        writer = writer_for(engine, tmp_path / f"spool-{name}", process=name == "process", batch_size=50)
-        await writer.start()
+        writer = await started(engine, tmp_path / f"spool-{name}", process=name == "process", batch_size=50)
         submit(writer, batch)
         writer.submit_health_snapshots(health)
         assert await writer.flush(20)
@@ -112,8 +115,7 @@ async def test_a_killed_process_loses_no_record_and_stores_none_twice(
     engines: dict[str, AsyncEngine], tmp_path: Path
 ) -> None:
     engine = engines["process"]
-    writer = writer_for(engine, tmp_path / "spool", process=True)
-    await writer.start()
+    writer = await started(engine, tmp_path / "spool")
     first, second = records(40), records(40)
     submit(writer, first)
     assert await writer.flush(10)
@@ -134,8 +136,7 @@ async def test_a_write_that_hangs_is_cut_off_and_retried_by_a_new_process(
     engines: dict[str, AsyncEngine], tmp_path: Path
 ) -> None:
     engine = engines["process"]
-    writer = writer_for(engine, tmp_path / "spool", process=True, write_timeout_s=0.5, unreachable_s=30)
-    await writer.start()
+    writer = await started(engine, tmp_path / "spool", write_timeout_s=0.5, unreachable_s=30)
     submit(writer, records(5))
     assert await writer.flush(10)
     child = child_of(writer)
@@ -155,8 +156,7 @@ async def test_rows_the_database_refuses_are_dead_lettered_as_in_the_thread(
     engines: dict[str, AsyncEngine], tmp_path: Path
 ) -> None:
     engine = engines["process"]
-    writer = writer_for(engine, tmp_path / "spool", process=True)
-    await writer.start()
+    writer = await started(engine, tmp_path / "spool")
     good = [factories.decision() for _ in range(150)]  # more than a conversion chunk
     bad_id = factories.decision(id="not-a-uuid")  # refused while converting, in this process
     missing = factories.decision(task_type=None)  # NOT NULL: an IntegrityError in the child
@@ -176,8 +176,7 @@ async def test_the_process_outlives_signals_and_ends_when_the_writer_closes(
     engines: dict[str, AsyncEngine], tmp_path: Path
 ) -> None:
     engine = engines["process"]
-    writer = writer_for(engine, tmp_path / "spool", process=True)
-    await writer.start()
+    writer = await started(engine, tmp_path / "spool")
     submit(writer, records(3))
     assert await writer.flush(10)
     child = child_of(writer)
