@@ -35,6 +35,7 @@ from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
 from bench import bench_store, gateways
 from bench import compare_report as report
+from bench.bench_routing import tree_cpu_seconds
 from bench.compare_report import DIRECT, LITELLM, OURS, PASSTHROUGH
 from bench.loadgen import LoadResult, drive, free_port
 from bench.rawload import Driven, drive_raw
@@ -152,14 +153,20 @@ def merged(parts: list[Driven]) -> Driven:
         total.result.latencies_ms += part.result.latencies_ms
         total.first_token_ms += part.first_token_ms
         total.cpu_s += part.cpu_s
+        if part.server_cpu_s is not None:
+            total.server_cpu_s = (total.server_cpu_s or 0.0) + part.server_cpu_s
     return total
 
 
 def figures(part: Driven) -> dict[str, Any]:
-    """A target's summary, with the driver's own CPU per answered request."""
+    """A target's summary, with the driver's own CPU per answered request and, when measured, the
+    target's (its process tree: ours with its SQLite writer process; the simulator's is the direct
+    target's alone)."""
     r = part.result
+    server = part.server_cpu_s
     return {**report.summary(r.requests, r.errors, r.seconds, r.latencies_ms),
-            "driver_cpu_us": round(1e6 * part.cpu_s / r.requests) if r.requests else None}
+            "driver_cpu_us": round(1e6 * part.cpu_s / r.requests) if r.requests else None,
+            "server_cpu_us": round(1e6 * server / r.requests) if r.requests and server is not None else None}
 
 
 def round_ratios(ours: list[Driven], theirs: list[Driven]) -> list[float | None]:
@@ -167,21 +174,28 @@ def round_ratios(ours: list[Driven], theirs: list[Driven]) -> list[float | None]
     return [report.ratio(a.result.rps, b.result.rps) for a, b in zip(ours, theirs, strict=True)]
 
 
-async def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+async def measure(urls: dict[str, str], args: argparse.Namespace,
+                  pids: dict[str, int] | None = None) -> dict[str, list[dict[str, Any]]]:
     headers = {"authorization": f"Bearer {MASTER_KEY}"}
+    pid_at = {urls[name]: pid for name, pid in (pids or {}).items() if name in urls}
+
+    def server_cpu(url: str) -> Callable[[], float] | None:
+        pid = pid_at.get(url)
+        return None if pid is None else lambda: tree_cpu_seconds(pid)
 
     async def plain(url: str, c: int) -> Driven:
         if args.driver == "aiohttp":
             cpu0 = time.process_time()
             result = await drive(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers)
             return Driven(result, cpu_s=time.process_time() - cpu0)  # warm-up included
-        return await drive_raw(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers)
+        return await drive_raw(url, body(), concurrency=c, seconds=1.0, warmup_s=0.2, headers=headers,
+                               server_cpu=server_cpu(url))
 
     async def streamed(url: str, c: int) -> Driven:
         if args.driver == "aiohttp":
             return await drive_stream(url, concurrency=c, seconds=1.0, headers=headers)
         return await drive_raw(url, body(stream=True), concurrency=c, seconds=1.0, warmup_s=0.2,
-                               headers=headers, first_token=has_content)
+                               headers=headers, first_token=has_content, server_cpu=server_cpu(url))
 
     load, streaming = [], []
     for c in args.concurrency:
@@ -249,7 +263,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 PASSTHROUGH: f"{by_name[PASSTHROUGH].url}/passthrough",
                 OURS: f"{by_name[OURS].url}/v1/chat/completions",
                 LITELLM: f"{by_name[LITELLM].url}/v1/chat/completions"}
-        figures = await measure(urls, args)
+        pids = {name: gw.proc.pid for name, gw in by_name.items()}
+        if simulator.pid is not None:
+            pids[DIRECT] = simulator.pid
+        figures = await measure(urls, args, pids)
         rss = {}
         for name, gw in by_name.items():
             mem = gateways.tree_rss(gw.proc.pid)

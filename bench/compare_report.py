@@ -208,10 +208,11 @@ def render(report: Mapping[str, Any]) -> str:
             f"| **{_num(row['ours_over_litellm'], '{:.1f}')}x**{spread(row.get('ratio_rounds'))} "
             f"| {o['errors']} / {li['errors']} |")
     lines += ["", "The load driver's own CPU per answered request (µs), by target: "
-              + "; ".join(f"concurrency {row['concurrency']}: "
-                          + ", ".join(f"{LABELS[name]} {_num(fig.get('driver_cpu_us'), '{:.0f}')}"
-                                      for name, fig in row["targets"].items())
-                          for row in report["load"]) + "."]
+              + _per_request(report["load"], "driver_cpu_us") + "."]
+    if any(fig.get("server_cpu_us") is not None for row in report["load"] for fig in row["targets"].values()):
+        lines += ["", "Each target's own CPU per answered request (µs, its process tree; ours includes its "
+                  "SQLite writer process, the gateways exclude the simulator's): "
+                  + _per_request(report["load"], "server_cpu_us") + "."]
     lines += ["", "Streaming (`stream: true`), time to the first content token:", "",
               "| concurrency | simulator direct TTFT p50 / p99 ms | ours TTFT p50 / p99 ms (added p50) "
               "| LiteLLM TTFT p50 / p99 ms (added p50) | streams/s ours / LiteLLM | errors ours / LiteLLM |",
@@ -240,6 +241,14 @@ def render(report: Mapping[str, Any]) -> str:
         met = "n/a" if g["met"] is None else ("yes" if g["met"] else "**no**")
         lines.append(f"| {g['goal']} | {g['measured']} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def _per_request(load: Sequence[Mapping[str, Any]], key: str) -> str:
+    """One per-request figure of every target, concurrency by concurrency."""
+    return "; ".join(f"concurrency {row['concurrency']}: "
+                     + ", ".join(f"{LABELS[name]} {_num(fig.get(key), '{:.0f}')}"
+                                 for name, fig in row["targets"].items())
+                     for row in load)
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

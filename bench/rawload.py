@@ -115,6 +115,7 @@ class Driven:
     result: LoadResult
     first_token_ms: list[float] = field(default_factory=list)
     cpu_s: float = 0.0  # the driver's own CPU over the measured part
+    server_cpu_s: float | None = None  # the target's CPU over the measured part, when asked for
 
     def add(self, status: int, ms: float, plain: bool, first_at: float | None, t0: float) -> None:
         if status >= 400 or not (plain or first_at is not None):
@@ -128,11 +129,13 @@ class Driven:
 
 async def drive_raw(url: str, body: Mapping[str, Any] | None, *, concurrency: int, seconds: float,
                     warmup_s: float = 0.2, method: str = "POST", headers: Mapping[str, str] | None = None,
-                    first_token: FirstToken | None = None) -> Driven:
+                    first_token: FirstToken | None = None,
+                    server_cpu: Callable[[], float] | None = None) -> Driven:
     """Closed loop: `concurrency` connections send requests back to back for `seconds`, after a
     warm-up on the same connections. A status of 400 or more, a reset or a stream without a first
     token is an error; a closed connection is reopened. With `first_token`, times to the first
-    token are kept too. The driver's own CPU per measured request is reported alongside."""
+    token are kept too. The driver's own CPU per measured request is reported alongside, and with
+    `server_cpu` (the target's CPU seconds so far) the target's over the same part."""
     host, port, request = request_bytes(url, body, headers, method)
     loop = asyncio.get_running_loop()
     driven = Driven(LoadResult(0, 0, 0.0, []))
@@ -160,10 +163,13 @@ async def drive_raw(url: str, body: Mapping[str, Any] | None, *, concurrency: in
     try:
         warm_until = time.monotonic() + warmup_s
         exchanges = list(await asyncio.gather(*(run(e, warm_until, None) for e in exchanges)))
+        server0 = server_cpu() if server_cpu is not None else 0.0
         cpu0, t0 = time.process_time(), time.monotonic()
         exchanges = list(await asyncio.gather(*(run(e, t0 + seconds, driven) for e in exchanges)))
         driven.result.seconds = time.monotonic() - t0
         driven.cpu_s = time.process_time() - cpu0
+        if server_cpu is not None:
+            driven.server_cpu_s = server_cpu() - server0
     finally:
         for exchange in exchanges:
             exchange.close()

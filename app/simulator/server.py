@@ -193,6 +193,11 @@ class SimulatorProcess(_UrlMixin):
             self._argv += ["--profile", str(profile)]
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The running simulator's process id (None before start and after stop)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> Self:
         """Spawn the process and return once its control API answers."""
         root = Path(__file__).resolve().parents[2]

@@ -233,6 +233,14 @@ def test_markdown_tables_carry_the_figures() -> None:
     assert "| 16 | 2000 (7.00 / 14.00) | 900, +5.00 / +6.00 | 600, +6.00 / +16.00 | 50, +293.00 / +486.00 " \
         "| **12.0x** | 0 / 3 |" in lines
     assert "bare FastAPI pass-through 90" in text  # the driver's CPU per request, by target
+    assert "Each target's own CPU" not in text  # not measured in this run
+    measured = _report()
+    for row in measured["load"]:
+        for name, fig in row["targets"].items():
+            fig["server_cpu_us"] = {report.OURS: 950, report.PASSTHROUGH: 640}.get(name)
+    rendered = report.render(measured).splitlines()
+    own = next(line for line in rendered if line.startswith("Each target's own CPU"))
+    assert "concurrency 1: simulator (direct) n/a, bare FastAPI pass-through 640, smart-llm-router 950" in own
     assert "| 1 | 0.50 / 1.00 | 1.25 / 2.50 (+0.75) | 20.00 / 40.00 (+19.50) | 400 / 30 | 0 / 2 |" in lines
     assert "| smart-llm-router | 1 | 1.50 s | 1.60 s | 140 MiB (1 process) | 140 MiB | 140 MiB |" in lines
     assert "| LiteLLM proxy | 1 | 12.00 s | 12.80 s | 700 MiB (3 processes) | 300 MiB | 350 MiB |" in lines
@@ -257,3 +265,12 @@ def test_slices_add_up_and_each_round_gets_its_own_ratio() -> None:
     assert round_ratios(ours, theirs) == [10.0, None]  # LiteLLM answered nothing in the second round
     assert merged([]) == Driven(LoadResult(0, 0, 0.0, []))
     assert figures(merged([]))["driver_cpu_us"] is None
+    assert figures(total)["server_cpu_us"] is None  # no slice measured the target's CPU
+
+
+def test_the_targets_own_cpu_adds_up_over_its_slices() -> None:
+    parts = [Driven(LoadResult(400, 0, 1.0, [1.0] * 400), [], 0.04, 0.3),
+             Driven(LoadResult(600, 0, 1.0, [1.0] * 600), [], 0.06, 0.4)]
+    total = merged(parts)
+    assert total.server_cpu_s == pytest.approx(0.7)
+    assert figures(total)["server_cpu_us"] == 700  # 0.7 s over 1,000 requests

@@ -67,6 +67,26 @@ async def test_answered_requests_are_counted_with_their_latencies_and_the_driver
     assert driven.cpu_s > 0 and not driven.first_token_ms
 
 
+async def test_the_targets_cpu_is_read_around_the_measured_part_only(serve: Any) -> None:
+    """`server_cpu` is read once when the measured part starts (after the warm-up) and once when it
+    ends; without it there is no figure."""
+    reads: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    def server_cpu() -> float:
+        reads.append(len(reads))
+        return [2.0, 2.75][len(reads) - 1]
+
+    url = await serve(handler)
+    driven = await drive_raw(url, {}, concurrency=2, seconds=0.2, warmup_s=0.05, server_cpu=server_cpu)
+    assert reads == [0, 1] and driven.server_cpu_s == pytest.approx(0.75)
+    assert driven.result.requests > 0
+    plain = await drive_raw(url, {}, concurrency=1, seconds=0.1, warmup_s=0.0)
+    assert plain.server_cpu_s is None
+
+
 async def test_error_statuses_count_as_errors_not_answers(serve: Any) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({"error": "no"}, status=503)

@@ -152,7 +152,10 @@ def test_cli_refuses_a_bad_profile(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_cli_serves_in_a_child_process(tmp_path: Path) -> None:
     profile = tmp_path / "faults.json"
     profile.write_text('{"providers": {"deepseek": {"status": 500}}}')
-    with SimulatorProcess(seed=3, profile=profile) as child:
+    process = SimulatorProcess(seed=3, profile=profile)
+    assert process.pid is None  # not started yet
+    with process as child:
+        assert child.pid is not None and b"simulator" in Path(f"/proc/{child.pid}/cmdline").read_bytes()
         response = httpx.post(
             f"{child.base_url('deepseek')}/chat/completions",
             json={**CHAT, "model": "deepseek-chat"},
@@ -160,3 +163,4 @@ def test_cli_serves_in_a_child_process(tmp_path: Path) -> None:
         )
         assert response.status_code == 500
         assert child.stats()["providers"]["deepseek"]["by_outcome"] == {"status_500": 1}
+    assert process.pid is None  # stopped
