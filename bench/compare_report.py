@@ -210,8 +210,9 @@ def render(report: Mapping[str, Any]) -> str:
     lines += ["", "The load driver's own CPU per answered request (µs), by target: "
               + _per_request(report["load"], "driver_cpu_us") + "."]
     if any(fig.get("server_cpu_us") is not None for row in report["load"] for fig in row["targets"].values()):
-        lines += ["", "Each target's own CPU per answered request (µs, its process tree; ours includes its "
-                  "SQLite writer process, the gateways exclude the simulator's): "
+        writer = "ours includes its SQLite writer process, " if s.get("store", "sqlite") == "sqlite" else ""
+        lines += ["", f"Each target's own CPU per answered request (µs, its process tree; {writer}"
+                  "the gateways exclude the simulator's): "
                   + _per_request(report["load"], "server_cpu_us") + "."]
     lines += ["", "Streaming (`stream: true`), time to the first content token:", "",
               "| concurrency | simulator direct TTFT p50 / p99 ms | ours TTFT p50 / p99 ms (added p50) "

@@ -241,6 +241,10 @@ def test_markdown_tables_carry_the_figures() -> None:
     rendered = report.render(measured).splitlines()
     own = next(line for line in rendered if line.startswith("Each target's own CPU"))
     assert "concurrency 1: simulator (direct) n/a, bare FastAPI pass-through 640, smart-llm-router 950" in own
+    assert "ours includes its SQLite writer process" in own
+    measured["settings"]["store"] = "postgres"  # no writer process then
+    assert "writer process" not in next(line for line in report.render(measured).splitlines()
+                                        if line.startswith("Each target's own CPU"))
     assert "| 1 | 0.50 / 1.00 | 1.25 / 2.50 (+0.75) | 20.00 / 40.00 (+19.50) | 400 / 30 | 0 / 2 |" in lines
     assert "| smart-llm-router | 1 | 1.50 s | 1.60 s | 140 MiB (1 process) | 140 MiB | 140 MiB |" in lines
     assert "| LiteLLM proxy | 1 | 12.00 s | 12.80 s | 700 MiB (3 processes) | 300 MiB | 350 MiB |" in lines
