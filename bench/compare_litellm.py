@@ -221,6 +221,7 @@ async def measure(urls: dict[str, str], args: argparse.Namespace,
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     cli = gateways.ensure_litellm_venv()
+    loop_s_at_start = report.python_loop_s()  # the machine's speed before anything starts
     versions = {package: gateways.installed_version(gateways.LITELLM_VENV, package)
                 for package in ("litellm", "fastapi", "uvicorn")}
     simulator = SimulatorProcess(log_level="warning").start()
@@ -281,7 +282,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "startup": startup, **figures, "rss": rss,
         }
         result["goals"] = report.goals(result)
-        result["machine"] = report.machine(versions)
+        result["machine"] = report.machine(versions, loop_s_at_start)
         return result
     finally:
         for gw in reversed(started):

@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,8 +110,20 @@ def against_passthrough(load: Mapping[int, Mapping[str, Any]],
     return checks
 
 
-def machine(litellm_versions: Mapping[str, str | None]) -> dict[str, Any]:
-    """What the run ran on: CPU, cores, load, Python, package versions on both sides, commit, date."""
+def python_loop_s(steps: int = 10_000_000) -> float:
+    """Seconds this interpreter takes to add up `steps` integers in a plain loop: the machine's speed
+    at that moment, to set runs of different days (or hours, on a shared VM) side by side."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i
+    return round(time.perf_counter() - t0, 3)
+
+
+def machine(litellm_versions: Mapping[str, str | None],
+            loop_s_at_start: float | None = None) -> dict[str, Any]:
+    """What the run ran on: CPU, cores, load, Python, package versions on both sides, commit, date,
+    and the Python loop's seconds at the run's start (when given) and now."""
     def ours(package: str) -> str | None:
         try:
             return importlib.metadata.version(package)
@@ -128,6 +141,7 @@ def machine(litellm_versions: Mapping[str, str | None]) -> dict[str, Any]:
         "ours": {"smart-llm-router": ours("smart-llm-router"), "fastapi": ours("fastapi"),
                  "uvicorn": ours("uvicorn")},
         "litellm_venv": dict(litellm_versions),
+        "python_loop_s": {"start": loop_s_at_start, "end": python_loop_s()},
     }
 
 
@@ -183,7 +197,7 @@ def render(report: Mapping[str, Any]) -> str:
     lines = [
         f"# Side by side with LiteLLM's proxy ({m['date_utc']} UTC)", "",
         f"Machine: {m['cpu']}, {m['cores']} cores, load average {' '.join(map(str, m['load_average']))} "
-        f"at the end; Python {m['python']}; commit {m['commit']}.",
+        f"at the end; Python {m['python']}; commit {m['commit']}.{_speed(m.get('python_loop_s'))}",
         f"Ours: smart-llm-router {m['ours']['smart-llm-router']} (fastapi {m['ours']['fastapi']}, "
         f"uvicorn {m['ours']['uvicorn']}). LiteLLM: litellm {lite.get('litellm')} proxy (fastapi "
         f"{lite.get('fastapi')}, uvicorn {lite.get('uvicorn')}) in its own virtual environment.",
@@ -242,6 +256,14 @@ def render(report: Mapping[str, Any]) -> str:
         met = "n/a" if g["met"] is None else ("yes" if g["met"] else "**no**")
         lines.append(f"| {g['goal']} | {g['measured']} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def _speed(loop: Mapping[str, float | None] | None) -> str:
+    """The machine's speed as the Python loop measured it (runs before it was measured say nothing)."""
+    if not loop:
+        return ""
+    return (f" Machine speed: a 10-million-step Python loop took {_num(loop.get('start'), '{:.2f}')} s at "
+            f"the start and {_num(loop.get('end'), '{:.2f}')} s at the end (more is slower).")
 
 
 def _per_request(load: Sequence[Mapping[str, Any]], key: str) -> str:

@@ -238,7 +238,11 @@ def test_markdown_tables_carry_the_figures() -> None:
     for row in measured["load"]:
         for name, fig in row["targets"].items():
             fig["server_cpu_us"] = {report.OURS: 950, report.PASSTHROUGH: 640}.get(name)
+    measured["machine"]["python_loop_s"] = {"start": 1.52, "end": 0.93}
     rendered = report.render(measured).splitlines()
+    assert any("a 10-million-step Python loop took 1.52 s at the start and 0.93 s at the end" in line
+               for line in rendered)
+    assert "Python loop" not in text  # a run from before the loop was measured
     own = next(line for line in rendered if line.startswith("Each target's own CPU"))
     assert "concurrency 1: simulator (direct) n/a, bare FastAPI pass-through 640, smart-llm-router 950" in own
     assert "ours includes its SQLite writer process" in own
@@ -278,3 +282,11 @@ def test_the_targets_own_cpu_adds_up_over_its_slices() -> None:
     total = merged(parts)
     assert total.server_cpu_s == pytest.approx(0.7)
     assert figures(total)["server_cpu_us"] == 700  # 0.7 s over 1,000 requests
+
+
+def test_the_python_loop_times_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's seconds grow with its steps and go into the machine's description."""
+    assert 0 < report.python_loop_s(200_000) < report.python_loop_s(4_000_000)
+    monkeypatch.setattr(report, "python_loop_s", lambda: 1.25)
+    described = report.machine({"litellm": "1.108.7"}, 1.5)
+    assert described["python_loop_s"] == {"start": 1.5, "end": 1.25}
