@@ -38,7 +38,7 @@ lint: dev
 	$(BIN)/ruff check .
 
 types: dev
-	$(BIN)/mypy app
+	$(BIN)/mypy app bench
 
 bench: dev
 	$(BIN)/python bench/bench_routing.py

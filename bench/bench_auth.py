@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
+from starlette.types import Receive, Scope, Send
 
 from app.commands.demo import placeholder_keys
 from app.config.loader import load_catalog
@@ -111,7 +112,7 @@ class Holder:
 async def middleware_alone(sessions: Any, key: str, limited_key: str, n: int) -> None:
     """The Authentication middleware in front of an app that answers 204 at once."""
 
-    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.commands.demo import placeholder_keys, write_catalog
 from app.config.loader import load_catalog
 from app.simulator import SimulatorProcess
-from bench.bench_execute import drive
-from bench.loadgen import LoadResult, free_port, start_uvicorn, stop
+from bench.loadgen import LoadResult, drive, free_port, start_uvicorn, stop
 
 MESSAGES = [{"role": "user", "content": "In one sentence: what does a circuit breaker do?"}]
 OURS_BODY = {"model": "openai/gpt-4o-mini", "messages": MESSAGES, "max_tokens": 64}

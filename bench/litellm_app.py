@@ -51,6 +51,6 @@ def create_litellm_app() -> FastAPI:
                                              max_tokens=body.get("max_tokens"))
         except Exception as exc:  # every failure is a 502 to the client, as a gateway would answer
             return JSONResponse({"error": {"message": str(exc)[:300]}}, status_code=502)
-        return JSONResponse(reply.model_dump())  # type: ignore[no-untyped-call]
+        return JSONResponse(reply.model_dump())
 
     return app
