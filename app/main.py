@@ -111,8 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # SQLite is migrated here; a PostgreSQL schema behind the code stops start-up.
         store = await open_store(settings)
         ctx.store, ctx.recorder = store, store.recorder
-        # One pooled client per provider; only providers we can call are routed to.
-        ctx.providers = await ProviderPool.open(ctx.catalog)
+        # One pooled client per provider; only providers we can call are routed to. A credential
+        # chain still resolving after PREPARE_AT_START_S does not hold the port closed: its provider
+        # joins the routed ones when it is done.
+        def routable(pool: ProviderPool) -> None:
+            ctx.keyed_providers = pool.available()
+
+        ctx.providers = await ProviderPool.open(ctx.catalog, on_prepared=routable)
         ctx.keyed_providers = ctx.providers.available()
         # Breakers shared through Redis when REDIS_URL is set; probes, snapshots, cost alerts.
         ctx.health = HealthTracker(ctx.catalog)

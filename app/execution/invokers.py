@@ -9,7 +9,7 @@ from typing import Any
 
 from app.config.catalog import Catalog
 from app.providers.base import ChatRequest, Completion, bounded_usage
-from app.providers.errors import ErrorClass, ProviderError
+from app.providers.errors import ProviderError
 from app.providers.pool import ProviderPool
 from app.routing.schemas import Scored
 
@@ -22,10 +22,7 @@ class AdapterInvoker:
         self.request = request
 
     def unavailable(self, provider: str) -> ProviderError | None:
-        adapter = self.pool.adapters.get(provider)
-        if adapter is None:
-            return ProviderError(ErrorClass.NO_KEY, f"{provider} is not in the provider pool")
-        return adapter.unavailable()
+        return self.pool.unavailable(provider)
 
     def timeout_s(self, provider: str) -> float:
         return self.pool.catalog.providers[provider].timeouts.read_s

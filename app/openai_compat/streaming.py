@@ -64,10 +64,7 @@ class StreamInvoker:
         self.opened: OpenedStream | None = None
 
     def unavailable(self, provider: str) -> ProviderError | None:
-        adapter = self.pool.adapters.get(provider)
-        if adapter is None:
-            return ProviderError(ErrorClass.NO_KEY, f"{provider} is not in the provider pool")
-        return adapter.unavailable()
+        return self.pool.unavailable(provider)
 
     def timeout_s(self, provider: str) -> float:
         """The per-try budget is the time to the first token (the loop also caps it by the deadline)."""
