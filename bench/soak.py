@@ -260,6 +260,8 @@ def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left
     failed_with_healthy = sum(any(a["provider"] in HEALTHY for a in attempts) for attempts in failed)
     return {
         "requests_sent": tally.sent, "answered": answered, "unanswered": tally.unanswered,
+        # unanswered: no HTTP answer (refused or reset while the one instance restarts, a timeout)
+        "answered_percent": round(100 * answered / tally.sent, 3) if tally.sent else None,
         "succeeded": ok, "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "availability_percent": round(100 * ok / routed, 4) if routed else None,
         "provider_availability_percent": own,
@@ -307,13 +309,16 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                 open_s = [await service.start()]
                 rss = {"start_mib": round(service.rss_mib(), 1)}
                 exits: list[int] = []
+                exit_s: list[float] = []
 
                 async def configure(provider: str, settings: dict[str, Any]) -> None:
                     await asyncio.to_thread(simulator.configure, provider, **settings)
 
                 async def sigterm_and_restart() -> None:
                     rss["before_sigterm_mib"] = round(service.rss_mib(), 1)
+                    down_at = time.monotonic()
                     exits.append(await service.terminate())
+                    exit_s.append(time.monotonic() - down_at)  # drained, flushed (or spooled), exited
                     open_s.append(await service.start())
 
                 async def cut() -> None:
@@ -353,7 +358,8 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
             records = await stored(direct)
             log = log_path.read_text(errors="replace")
         extra = {"seconds": seconds, "concurrency": concurrency, "exit_codes": exits, "drain_s": drain_s,
-                 "port_open_s": [round(s, 2) for s in open_s], "rss": rss}
+                 "port_open_s": [round(s, 2) for s in open_s],
+                 "sigterm_to_exit_s": [round(s, 2) for s in exit_s], "rss": rss}
         return summarize(tally, records, spool_left, log, extra | {"tenant_tags": tenant_tags})
     finally:
         await pgdb.drop_database(name)
@@ -363,8 +369,8 @@ def render(r: dict[str, Any]) -> str:
     """The report as a table."""
     lat, rec = r["latency_ms"], r["records"]
     lines = [
-        f"sent {r['requests_sent']}  answered {r['answered']}  unanswered {r['unanswered']}  "
-        f"succeeded {r['succeeded']}  statuses {r['statuses']}",
+        f"sent {r['requests_sent']}  answered {r['answered']} ({r.get('answered_percent', 'n/a')} %)  "
+        f"unanswered {r['unanswered']}  succeeded {r['succeeded']}  statuses {r['statuses']}",
         f"availability with fallback {r['availability_percent']} %  (best single provider "
         f"{r['best_provider_percent']} %)  attempts/request {r['attempts_per_request']}",
         f"latency ms p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  p99 {lat['p99']:.1f}",
@@ -373,7 +379,8 @@ def render(r: dict[str, Any]) -> str:
         f"duplicated attempts {rec['duplicated_attempts']}  attempts short {rec['attempts_short']}",
         f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f}  spool left {r['spool_left']}  "
         f"drained {r.get('drain_s')} s after the load",
-        f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  exit codes {r['exit_codes']}",
+        f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  SIGTERM to exit s "
+        f"{r.get('sigterm_to_exit_s', 'n/a')}  exit codes {r['exit_codes']}",
         "provider own availability %: " + ", ".join(
             f"{p} {v}" for p, v in r["provider_availability_percent"].items()),
         *r["events"],
