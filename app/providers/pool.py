@@ -134,7 +134,8 @@ class ProviderPool:
         return adapter.unavailable()
 
     def skipped(self) -> dict[str, ProviderError]:
-        """Providers that cannot be called, with the reason (no key, missing extra)."""
+        """Providers that cannot be called, with the reason (no key, missing extra, credentials
+        still being resolved)."""
         out = {}
         for name in self.adapters:
             reason = self.unavailable(name)

@@ -22,11 +22,9 @@ from app.execution.invokers import AdapterInvoker
 from app.main import create_app
 from app.providers import pool as pool_module
 from app.providers.base import ChatRequest
-from app.providers.bedrock_converse import HAVE_BOTOCORE, BedrockConverseAdapter, StaticCredentials
+from app.providers.bedrock_converse import BedrockConverseAdapter, StaticCredentials
 from app.providers.pool import STILL_PREPARING, ProviderPool
 from tests.providers.conftest import KEYS
-
-pytestmark = pytest.mark.skipif(not HAVE_BOTOCORE, reason="needs the bedrock extra (botocore)")
 
 NO_AWS = {k: v for k, v in KEYS.items() if not k.startswith("AWS_")}
 ASK = ChatRequest(turns=())
