@@ -8,6 +8,7 @@ import pytest
 
 from app.cli import main
 from app.config.settings import Settings
+from app.main import YOUNG_COLLECTION_THRESHOLD
 from tests.store.service import running
 
 
@@ -23,10 +24,16 @@ def test_the_collector_is_on_again_whenever_the_cli_returns(monkeypatch: pytest.
 async def test_the_lifespan_freezes_start_up_then_turns_the_collector_on(
     settings: Settings, provider_keys: dict[str, str]
 ) -> None:
+    before = gc.get_threshold()
     gc.disable()  # as `llm-router serve` leaves it
     try:
         async with running(settings):
             assert gc.isenabled()
             assert gc.get_freeze_count() > 0
+            # Young collections wait for far more objects than the write-behind queue holds.
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *before[1:])
+            assert before[0] < YOUNG_COLLECTION_THRESHOLD
+        assert gc.get_threshold() == before  # the process's own setting, back at shutdown
     finally:
         gc.enable()
+        gc.set_threshold(*before)
