@@ -6,6 +6,8 @@ database.
 
 Run: .venv/bin/python bench/soak.py --short   (about a minute; the CI test runs this)
      .venv/bin/python bench/soak.py --seconds 600 --concurrency 32   (for people)
+     add --shutdown-flush-s 0 for a data directory that outlives the process (a persistent volume):
+     SIGTERM leaves the spool on disk for the restart to replay, instead of replaying it first
 Options: --json prints the report as JSON; --output FILE writes it.
 """
 
@@ -281,7 +283,8 @@ def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left
 
 
 async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None = None,
-              tenant_tags: bool = False, drain_deadline_s: float = 90.0) -> dict[str, Any]:
+              tenant_tags: bool = False, drain_deadline_s: float = 90.0,
+              shutdown_flush_s: float | None = None) -> dict[str, Any]:
     """Set everything up, run the scenario under load, check the records, tear everything down."""
     name = pgdb.unique_name("router_soak")
     await pgdb.create_database(name)
@@ -303,6 +306,8 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                        "DATABASE_URL": pgdb.sqlalchemy_url(name, port=proxy.port), "PYTHONPATH": str(ROOT)}
                 for var in ("REDIS_URL", "ROUTER_MASTER_KEY"):
                     env.pop(var, None)
+                if shutdown_flush_s is not None:
+                    env["ROUTER_SHUTDOWN_FLUSH_S"] = str(shutdown_flush_s)
                 port = free_port()
                 log_path = log_file or tmp / "service.log"
                 service = Service(port, env, log_path)
@@ -359,7 +364,8 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
             log = log_path.read_text(errors="replace")
         extra = {"seconds": seconds, "concurrency": concurrency, "exit_codes": exits, "drain_s": drain_s,
                  "port_open_s": [round(s, 2) for s in open_s],
-                 "sigterm_to_exit_s": [round(s, 2) for s in exit_s], "rss": rss}
+                 "sigterm_to_exit_s": [round(s, 2) for s in exit_s], "rss": rss,
+                 "shutdown_flush_s": env.get("ROUTER_SHUTDOWN_FLUSH_S", "default")}
         return summarize(tally, records, spool_left, log, extra | {"tenant_tags": tenant_tags})
     finally:
         await pgdb.drop_database(name)
@@ -380,7 +386,8 @@ def render(r: dict[str, Any]) -> str:
         f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f}  spool left {r['spool_left']}  "
         f"drained {r.get('drain_s')} s after the load",
         f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  SIGTERM to exit s "
-        f"{r.get('sigterm_to_exit_s', 'n/a')}  exit codes {r['exit_codes']}",
+        f"{r.get('sigterm_to_exit_s', 'n/a')} (ROUTER_SHUTDOWN_FLUSH_S {r.get('shutdown_flush_s', 'n/a')})  "
+        f"exit codes {r['exit_codes']}",
         "provider own availability %: " + ", ".join(
             f"{p} {v}" for p, v in r["provider_availability_percent"].items()),
         *r["events"],
@@ -402,10 +409,15 @@ def main() -> int:
     parser.add_argument("--log", default=None, help="keep the service's log in this file")
     parser.add_argument("--drain", type=float, default=90.0,
                         help="seconds to wait after the load for the queue and spool to empty")
+    parser.add_argument("--shutdown-flush-s", type=float, default=None,
+                        help="the service's ROUTER_SHUTDOWN_FLUSH_S (default: the service's, 10 s); 0 "
+                             "models a data directory that outlives the process: at SIGTERM what the "
+                             "database has not taken stays in the spool for the restart to replay")
     args = parser.parse_args()
     seconds = 40.0 if args.short else args.seconds
     report = asyncio.run(run(seconds, args.concurrency, args.seed, Path(args.log) if args.log else None,
-                             tenant_tags=args.tenant_tags, drain_deadline_s=args.drain))
+                             tenant_tags=args.tenant_tags, drain_deadline_s=args.drain,
+                             shutdown_flush_s=args.shutdown_flush_s))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2) if args.json else render(report))
