@@ -4,6 +4,13 @@ Each writer owns its segments through an exclusive `flock`, so several workers c
 directory: a segment nobody holds a lock on belongs to a dead process and is claimed (replayed)
 by the next writer that starts. Segments are created under a temporary name and renamed only
 once locked, so a starting writer never claims a segment another is just creating.
+
+How far a segment has been replayed is kept beside it (`spool-….mark`, rewritten after each
+committed batch): a process stopped mid-replay leaves its segment and the mark, and the heir
+resumes there instead of sending every line again. A restart after a long outage had claimed a
+681,137-line segment of which 11,637 were still to replay. The mark is written only once the lines
+before it are committed, so it can only lag (those lines are sent again and skipped as stored);
+one that is missing or unreadable, or does not end a line, means the start of the segment.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from uuid_utils import uuid7
 log = logging.getLogger(__name__)
 
 SEGMENT_GLOB = "spool-*.jsonl"
+MARK_SUFFIX = ".mark"
+MARK_WIDTH = 20  # digits of a replayed offset, rewritten in place
 READ_CHUNK = 1 << 20
 ABANDONED_AFTER_S = 60.0
 
@@ -35,6 +44,7 @@ class Segment:
     offset: int = 0
     pending: int = 0
     sealed: bool = False
+    mark_fd: int | None = None  # the replay mark, opened at the first committed batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,9 @@ class Spool:
         claimed = 0
         for tmp in self.directory.glob(".spool-*.new"):
             _remove_if_abandoned(tmp)
+        for mark in self.directory.glob(f"spool-*{MARK_SUFFIX}"):
+            if not mark.with_suffix(".jsonl").exists():  # its segment was replayed and removed
+                mark.unlink(missing_ok=True)
         for path in sorted(self.directory.glob(SEGMENT_GLOB)):
             if any(s.path == path for s in self._segments):
                 continue
@@ -93,10 +106,12 @@ class Spool:
             if not path.exists():  # replayed and deleted by its owner while we looked
                 os.close(fd)
                 continue
-            lines = _count_lines(fd, size)
-            self._segments.append(Segment(path, fd, size, pending=lines, sealed=True))
+            offset = _read_mark(fd, path.with_suffix(MARK_SUFFIX), size)
+            lines = _count_lines(fd, size, offset)
+            self._segments.append(Segment(path, fd, size, offset=offset, pending=lines, sealed=True))
             claimed += lines
-            log.warning("claimed orphaned spool %s with %d records", path.name, lines)
+            log.warning("claimed orphaned spool %s with %d records to replay%s", path.name, lines,
+                        f" (replayed up to byte {offset} by its owner)" if offset else "")
         self._segments.sort(key=lambda s: s.path.name)
         return claimed
 
@@ -183,6 +198,17 @@ class Spool:
         seg.pending = max(0, seg.pending - cursor.lines)
         if seg.offset >= seg.size and seg is not self._active:
             self._remove(seg)
+        elif cursor.lines:
+            self._mark(seg)
+
+    def _mark(self, seg: Segment) -> None:
+        """Keep the replayed offset beside the segment (no fsync: a lost mark only lags)."""
+        try:
+            if seg.mark_fd is None:
+                seg.mark_fd = os.open(seg.path.with_suffix(MARK_SUFFIX), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.pwrite(seg.mark_fd, f"{seg.offset:0{MARK_WIDTH}d}\n".encode(), 0)
+        except OSError as exc:  # the heir replays from an older mark; nothing is lost
+            log.warning("spool: could not keep the replay mark of %s: %s", seg.path.name, exc)
 
     def finish_if_drained(self) -> bool:
         """Delete the active segment if everything in it was replayed; True when the spool is empty."""
@@ -195,6 +221,10 @@ class Spool:
     def _remove(self, seg: Segment) -> None:
         seg.path.unlink(missing_ok=True)
         os.close(seg.fd)
+        if seg.mark_fd is not None:
+            os.close(seg.mark_fd)
+            seg.mark_fd = None
+        seg.path.with_suffix(MARK_SUFFIX).unlink(missing_ok=True)
         self._segments.remove(seg)
         log.info("spool %s replayed and removed", seg.path.name)
 
@@ -203,13 +233,29 @@ class Spool:
         self.sync_now()
         for seg in self._segments:
             os.close(seg.fd)
+            if seg.mark_fd is not None:
+                os.close(seg.mark_fd)
+                seg.mark_fd = None
         self._segments.clear()
         self._active = None
 
 
-def _count_lines(fd: int, size: int) -> int:
+def _read_mark(fd: int, mark: Path, size: int) -> int:
+    """Where the segment's owner stopped replaying: an offset just after a newline, else 0."""
+    try:
+        text = mark.read_bytes()
+    except OSError:
+        return 0
+    if len(text) != MARK_WIDTH + 1 or not text[:MARK_WIDTH].isdigit():
+        return 0
+    offset = int(text[:MARK_WIDTH])
+    if not 0 < offset <= size or os.pread(fd, 1, offset - 1) != b"\n":
+        return 0
+    return offset
+
+
+def _count_lines(fd: int, size: int, offset: int = 0) -> int:
     count = 0
-    offset = 0
     while offset < size:
         chunk = os.pread(fd, min(READ_CHUNK, size - offset), offset)
         if not chunk:
