@@ -84,9 +84,10 @@ WARM_UP_AFTER_S = 1.0
 # Tracked objects allocated (net of those freed) before a young-generation collection; Python's
 # default is 700. Under load the write-behind queue holds ~10 tracked objects a request (records,
 # their chain lists and dicts) for a batch's ~0.1-0.3 s, so at 700 nearly every collection scanned
-# them only to keep them (2,482 young collections in 12 s at concurrency 16, 0.48 s of CPU, almost
+# them only to keep them (2,482 young collections in 12 s at concurrency 16, 0.47 s of CPU, almost
 # nothing collected). Garbage cycles are never freed, so they still add up to a collection: at
-# most this many objects wait for one. Same-run A/Bs (bench_ab.py): -4 to -6 % CPU a request.
+# most this many objects wait for one. Same-run A/Bs (bench_ab.py), three runs: -3, -6 and -11 %
+# CPU a request at concurrency 16, no change beyond the noise at 1.
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
