@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ async def writer_under_load(batch_max: int, seconds: float, rate: int, tmp: Path
     sizes: list[int] = []
     insert = writer._insert
 
-    async def counted(rows: list[Any]) -> None:
+    async def counted(rows: Sequence[Any]) -> None:
         sizes.append(len(rows))
         await insert(rows)
 

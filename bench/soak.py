@@ -77,7 +77,7 @@ class Tally:
     attempts: list[list[dict[str, Any]]] = field(default_factory=list)
     decisions: dict[str, int] = field(default_factory=dict)  # decision id -> attempts it reported
     peaks: dict[str, float] = field(default_factory=lambda: {"queue": 0.0, "spool": 0.0, "rss_mib": 0.0,
-                                                             "rss_peak_at_s": 0.0})
+                                                             "rss_peak_at_s": 0.0, "spool_mib": 0.0})
     events: list[str] = field(default_factory=list)
 
 
@@ -168,9 +168,11 @@ async def drive(url: str, tally: Tally, *, concurrency: int, stop_at: float, see
         await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
-async def sample(base: str, tally: Tally, stop: asyncio.Event, rss: Callable[[], float]) -> None:
+async def sample(base: str, tally: Tally, stop: asyncio.Event, rss: Callable[[], float],
+                 spool_dir: Path) -> None:
     """Peak record queue and spool depth from /metrics (absent while the service restarts), peak RSS
-    and when it was reached (seconds into the load, the clock of the scenario's events)."""
+    and when it was reached (seconds into the load, the clock of the scenario's events), and the
+    spool's peak size on disk."""
     pattern = re.compile(r"^llm_router_(record_queue|spool)_depth(?:\{[^}]*\})? (\S+)$", re.M)
     start = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
@@ -178,6 +180,7 @@ async def sample(base: str, tally: Tally, stop: asyncio.Event, rss: Callable[[],
             now_mib = rss()
             if now_mib > tally.peaks["rss_mib"]:  # False for NaN (the service restarting)
                 tally.peaks["rss_mib"], tally.peaks["rss_peak_at_s"] = now_mib, time.monotonic() - start
+            tally.peaks["spool_mib"] = max(tally.peaks["spool_mib"], spool_mib(spool_dir))
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{base}/metrics") as resp:
                     for name, value in pattern.findall(await resp.text()):
@@ -226,6 +229,15 @@ async def stored(url: str) -> tuple[dict[str, int], int, int]:
     finally:
         await conn.close()
     return {r["id"]: r["n"] for r in rows}, int(dupes), int(total)
+
+
+def spool_mib(directory: Path) -> float:
+    """The spool segments' size on disk."""
+    total = 0
+    for path in directory.glob("spool-*.jsonl"):
+        with contextlib.suppress(FileNotFoundError):  # replayed and removed meanwhile
+            total += path.stat().st_size
+    return total / (1 << 20)
 
 
 def spooled(directory: Path) -> int:
@@ -277,6 +289,7 @@ def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left
                     "missing": len(missing), "attempts_short": len(wrong_attempts),
                     "duplicated_attempts": dupes, "decision_rows": total_rows},
         "peak_queue": tally.peaks["queue"], "peak_spool": tally.peaks["spool"], "spool_left": spool_left,
+        "peak_spool_mib": round(tally.peaks["spool_mib"], 1),
         "failed_chains": dict(failed_chains.most_common(8)),
         "failed_with_a_healthy_provider": failed_with_healthy, "events": tally.events, **extra,
     }
@@ -347,7 +360,8 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                 ]
                 stop = asyncio.Event()
                 base = f"http://127.0.0.1:{port}"
-                sampler = asyncio.create_task(sample(base, tally, stop, service.rss_mib))
+                sampler = asyncio.create_task(sample(base, tally, stop, service.rss_mib,
+                                                     tmp / "data" / "spool"))
                 await asyncio.gather(
                     drive(base + EXECUTE_PATH, tally, concurrency=concurrency,
                           stop_at=time.monotonic() + seconds, seed=seed, tenant_tags=tenant_tags),
@@ -383,7 +397,8 @@ def render(r: dict[str, Any]) -> str:
         f"ejections {r['ejections']}  re-admissions {r['readmissions']}",
         f"records expected {rec['expected']}  stored {rec['stored']}  missing {rec['missing']}  "
         f"duplicated attempts {rec['duplicated_attempts']}  attempts short {rec['attempts_short']}",
-        f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f}  spool left {r['spool_left']}  "
+        f"peak queue {r['peak_queue']:.0f}  peak spool {r['peak_spool']:.0f} "
+        f"({r.get('peak_spool_mib', 'n/a')} MiB)  spool left {r['spool_left']}  "
         f"drained {r.get('drain_s')} s after the load",
         f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  SIGTERM to exit s "
         f"{r.get('sigterm_to_exit_s', 'n/a')} (ROUTER_SHUTDOWN_FLUSH_S {r.get('shutdown_flush_s', 'n/a')})  "

@@ -110,19 +110,21 @@ class StoredLists:
         self._digests.clear()
 
 
-def list_rows(decisions: Sequence[Row], stored: Container[str] = ()) -> list[Row]:
-    """The distinct lists a batch of decision rows refers to, as decision_lists rows, but for
-    those known to be `stored`."""
-    lists: dict[str, Row] = {}
+def list_rows(decisions: Sequence[Row], stored: Container[str] = (),
+              spooled: Sequence[Row] = ()) -> list[Row]:
+    """The distinct lists of a batch, as decision_lists rows: those `spooled` on their own lines,
+    then those its decision rows carry, but for those known to be `stored`. A decision row
+    replayed from the spool carries none: its lists were on lines before it in its segment,
+    stored with that batch or an earlier one (app/store/spool_lists.py)."""
+    lists: dict[str, Row] = {row["digest"]: row for row in spooled if row["digest"] not in stored}
     for row in decisions:
         for column, key in (("chain_set", CHAIN_KEY), ("excluded_set", SHARED_KEY)):
             name = row.get(column)
             if name is None or name in lists or name in stored:
                 continue
             entries = row.get(key)
-            if entries is None:
-                raise ValueError(f"decision {row.get('id')} names list {name} without its entries")
-            lists[name] = {"digest": name, "entries": entries, "created_at": row["created_at"]}
+            if entries is not None:
+                lists[name] = {"digest": name, "entries": entries, "created_at": row["created_at"]}
     return list(lists.values())
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import exc as sa_exc
 
-from app.store.rows import Kind, Row, encode
+from app.store.rows import Row, SpoolKind, encode
 
 DEAD_LETTER_FILE = "dead-letter.jsonl"
 
@@ -58,7 +58,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
 
 
-def wrap_row(kind: Kind, row: Row, error: str) -> bytes:
+def wrap_row(kind: SpoolKind, row: Row, error: str) -> bytes:
     """A dead-letter line for a refused row: the error and the spool line of the record."""
     line = encode(kind, row)
     return orjson.dumps({"error": error, "record": orjson.Fragment(line.rstrip())},

@@ -40,18 +40,21 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
 
 
 async def insert_batch(session: AsyncSession, by_kind: Mapping[Kind, Sequence[Row]],
-                       stored_lists: Container[str] = (), *, copy: bool = False) -> dict[Kind, int]:
-    """Insert rows of each kind, in the order of KINDS (decisions first), skipping those already
-    stored; returns how many of each kind were new.
+                       stored_lists: Container[str] = (), *, copy: bool = False,
+                       lists: Sequence[Row] = ()) -> dict[Kind, int]:
+    """Insert rows of each kind, in the order of KINDS (decisions first, after the decision
+    lists, `lists` among them), skipping those already stored; returns how many of each kind
+    were new.
 
     On PostgreSQL kind after kind (`insert_rows`); on SQLite all of them, with their roll-ups, in
     one call in the driver's thread (app/store/batch_sqlite.py).
     """
     dialect = session.get_bind().dialect
     if dialect.name != "sqlite":
-        return {kind: await insert_rows(session, kind, by_kind.get(kind, ()), stored_lists, copy=copy)
+        return {kind: await insert_rows(session, kind, by_kind.get(kind, ()), stored_lists, copy=copy,
+                                        lists=lists if kind == "decision" else ())
                 for kind in KINDS}
-    inserts = sqlite_inserts(dialect, by_kind, stored_lists)
+    inserts = sqlite_inserts(dialect, by_kind, stored_lists, lists)
     counts = await batch_sqlite.store(await session.connection(), inserts) if inserts else []
     added = dict.fromkeys(KINDS, 0)
     for insert, count in zip(inserts, counts, strict=True):
@@ -61,21 +64,23 @@ async def insert_batch(session: AsyncSession, by_kind: Mapping[Kind, Sequence[Ro
 
 
 def sqlite_inserts(dialect: Dialect, by_kind: Mapping[Kind, Sequence[Row]],
-                   stored_lists: Container[str] = ()) -> list[Insert]:
-    """A SQLite batch's inserts in order: each kind's rows, a decision's lists before it."""
+                   stored_lists: Container[str] = (), lists: Sequence[Row] = ()) -> list[Insert]:
+    """A SQLite batch's inserts in order: the lists (spooled on their own, or carried by its
+    decisions), then each kind's rows."""
     inserts = []
+    decisions = by_kind.get("decision") or ()
+    if decisions or lists:  # the chains and exclusions decisions name, first
+        inserts.append(Insert.of(DECISION_LISTS, dialect, list_rows(decisions, stored_lists, lists)))
     for kind in KINDS:
         rows = by_kind.get(kind)
-        if not rows:
-            continue
-        if kind == "decision":  # the chains and exclusions they name, first
-            inserts.append(Insert.of(DECISION_LISTS, dialect, list_rows(rows, stored_lists)))
-        inserts.append(Insert.of(TABLES[kind], dialect, rows, kind))
+        if rows:
+            inserts.append(Insert.of(TABLES[kind], dialect, rows, kind))
     return inserts
 
 
 async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
-                      stored_lists: Container[str] = (), *, copy: bool = False) -> int:
+                      stored_lists: Container[str] = (), *, copy: bool = False,
+                      lists: Sequence[Row] = ()) -> int:
     """Insert rows of one kind, skipping ids (and idempotency keys) already stored; returns how
     many were new.
 
@@ -86,14 +91,15 @@ async def insert_rows(session: AsyncSession, kind: Kind, rows: Sequence[Row],
     only past SQLite's limit on parameters), then the batch's new rows added to the analytics roll-ups in
     the same transaction, all in one call in the driver's thread (app/store/batch_sqlite.py).
     The chains and shared exclusions decisions name go in first, once each (those stored are
-    skipped; those in `stored_lists`, known to be committed, are not even sent).
+    skipped; those in `stored_lists`, known to be committed, are not even sent), with `lists`,
+    decision lists replayed from the spool on their own lines (app/store/spool_lists.py).
     """
-    if not rows:
+    if not rows and not lists:
         return 0
     if session.get_bind().dialect.name == "sqlite":
-        return (await insert_batch(session, {kind: rows}, stored_lists))[kind]
+        return (await insert_batch(session, {kind: rows}, stored_lists, lists=lists))[kind]
     if kind == "decision":  # the chains and exclusions they name, first (app/store/decision_lists.py)
-        await _insert(session, DECISION_LISTS, list_rows(rows, stored_lists), fresh=False)
+        await _insert(session, DECISION_LISTS, list_rows(rows, stored_lists, lists), fresh=False)
     return await _insert(session, TABLES[kind], rows, fresh=copy)
 
 

@@ -17,6 +17,11 @@ from app.store.decision_lists import list_columns
 
 Kind = Literal["decision", "attempt", "health"]
 KINDS: tuple[Kind, ...] = ("decision", "attempt", "health")
+# A spool line holds a record of one of KINDS, or a decision list (a chain or shared exclusions),
+# written once per segment before the first decision naming it (app/store/spool_lists.py).
+LIST_KIND: Literal["list"] = "list"
+SpoolKind = Kind | Literal["list"]
+SPOOL_KINDS: tuple[SpoolKind, ...] = (*KINDS, LIST_KIND)
 Record = DecisionRecord | AttemptRecord | HealthSnapshotRecord
 Row = dict[str, Any]
 
@@ -24,6 +29,7 @@ _MONEY: dict[str, tuple[str, ...]] = {
     "decision": ("estimated_cost_usd", "baseline_cost_usd"),
     "attempt": ("cost_usd", "baseline_cost_usd"),
     "health": (),
+    LIST_KIND: (),
 }
 
 
@@ -85,18 +91,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot spool a {type(value).__name__}")
 
 
-def encode(kind: Kind, row: Row) -> bytes:
+def encode(kind: SpoolKind, row: Row) -> bytes:
     """One spool line: {"k": kind, "r": row}, newline-terminated."""
     return orjson.dumps({"k": kind, "r": row}, default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
-def decode(line: bytes) -> tuple[Kind, Row]:
+def decode(line: bytes) -> tuple[SpoolKind, Row]:
     """A spool line back into a row with datetimes and exact decimals; ValueError if malformed."""
     try:
         obj = orjson.loads(line)
         kind = obj["k"]
         row: Row = obj["r"]
-        if kind not in KINDS or not isinstance(row, dict):
+        if kind not in SPOOL_KINDS or not isinstance(row, dict):
             raise ValueError(f"unknown record kind {kind!r}")
         row["created_at"] = dt.datetime.fromisoformat(row["created_at"])
         for name in _MONEY[kind]:

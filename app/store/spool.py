@@ -20,7 +20,8 @@ import fcntl
 import logging
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Container, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from uuid_utils import uuid7
@@ -28,6 +29,8 @@ from uuid_utils import uuid7
 log = logging.getLogger(__name__)
 
 SEGMENT_GLOB = "spool-*.jsonl"
+# How a decision list's line starts (app/store/spool_lists.py): a line, not a record, in the depth.
+LIST_LINE = b'{"k":"list"'
 MARK_SUFFIX = ".mark"
 MARK_WIDTH = 20  # digits of a replayed offset, rewritten in place
 READ_CHUNK = 1 << 20
@@ -45,6 +48,7 @@ class Segment:
     pending: int = 0
     sealed: bool = False
     mark_fd: int | None = None  # the replay mark, opened at the first committed batch
+    lists: set[str] = field(default_factory=set)  # digests of the decision lists written to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class Cursor:
     segment: Segment
     offset: int
     lines: int
+    records: int  # of those lines, the records (not decision lists)
 
 
 class Spool:
@@ -69,7 +74,7 @@ class Spool:
 
     @property
     def depth(self) -> int:
-        """Records on disk not yet replayed."""
+        """Records on disk not yet replayed (decision lists' lines aside)."""
         return sum(s.pending for s in self._segments)
 
     @property
@@ -107,7 +112,7 @@ class Spool:
                 os.close(fd)
                 continue
             offset = _read_mark(fd, path.with_suffix(MARK_SUFFIX), size)
-            lines = _count_lines(fd, size, offset)
+            lines = _count_records(fd, size, offset)
             self._segments.append(Segment(path, fd, size, offset=offset, pending=lines, sealed=True))
             claimed += lines
             log.warning("claimed orphaned spool %s with %d records to replay%s", path.name, lines,
@@ -115,8 +120,13 @@ class Spool:
         self._segments.sort(key=lambda s: s.path.name)
         return claimed
 
-    def append(self, lines: list[bytes]) -> None:
-        """Write lines at the end of the active segment (fsync follows within the interval)."""
+    def lists_written(self) -> Container[str]:
+        """Digests of the decision lists the segment appended to next holds already."""
+        return self._active.lists if self._active is not None else ()
+
+    def append(self, lines: list[bytes], lists: Iterable[str] = ()) -> None:
+        """Write lines at the end of the active segment (fsync follows within the interval);
+        `lists`: digests of the decision lists among them."""
         if not lines:
             return
         seg = self._active or self._open_segment()
@@ -126,7 +136,8 @@ class Spool:
             written = os.write(seg.fd, view)
             view = view[written:]
         seg.size += len(data)
-        seg.pending += len(lines)
+        seg.pending += sum(not line.startswith(LIST_LINE) for line in lines)
+        seg.lists.update(lists)
         self._dirty = True
 
     def _open_segment(self) -> Segment:
@@ -189,13 +200,14 @@ class Spool:
         torn = seg.sealed and not lines and offset < seg.size
         if torn:  # a crash mid-write left half a line at the end of an orphan
             offset = seg.size
-        return lines, Cursor(seg, offset, len(lines)), torn
+        records = sum(not line.startswith(LIST_LINE) for line in lines)
+        return lines, Cursor(seg, offset, len(lines), records), torn
 
     def advance(self, cursor: Cursor) -> None:
         """Mark lines up to the cursor as committed; delete a segment once it is fully replayed."""
         seg = cursor.segment
         seg.offset = cursor.offset
-        seg.pending = max(0, seg.pending - cursor.lines)
+        seg.pending = max(0, seg.pending - cursor.records)
         if seg.offset >= seg.size and seg is not self._active:
             self._remove(seg)
         elif cursor.lines:
@@ -254,15 +266,27 @@ def _read_mark(fd: int, mark: Path, size: int) -> int:
     return offset
 
 
-def _count_lines(fd: int, size: int, offset: int = 0) -> int:
-    count = 0
+def _count_records(fd: int, size: int, offset: int = 0) -> int:
+    """Whole lines from `offset` (a line's start), but for decision lists' lines."""
+    pattern = b"\n" + LIST_LINE
+    lines = lists = 0
+    line_start = offset  # where the last (maybe torn) line starts
+    before = b"\n"  # what precedes the chunk: `offset` starts a line
     while offset < size:
         chunk = os.pread(fd, min(READ_CHUNK, size - offset), offset)
         if not chunk:
             break
-        count += chunk.count(b"\n")
+        lines += chunk.count(b"\n")
+        window = before + chunk
+        lists += window.count(pattern)
+        before = window[-(len(pattern) - 1):]
+        last = chunk.rfind(b"\n")
+        if last >= 0:
+            line_start = offset + last + 1
         offset += len(chunk)
-    return count
+    if line_start < offset and os.pread(fd, len(LIST_LINE), line_start) == LIST_LINE:
+        lists -= 1  # a torn last line (the process died mid-write) is no line
+    return lines - lists
 
 
 def _remove_if_abandoned(path: Path) -> None:

@@ -39,8 +39,9 @@ from app.store.failures import (
     wrap_row,
 )
 from app.store.options import WriterOptions
-from app.store.rows import Kind, Record, Row, decode, encode, to_row
+from app.store.rows import LIST_KIND, Kind, Record, Row, SpoolKind, decode, encode, to_row
 from app.store.spool import Spool
+from app.store.spool_lists import detach_lists
 from app.store.sqlite_process import SqliteWriterProcess
 
 log = logging.getLogger(__name__)
@@ -170,18 +171,30 @@ class RecordWriter:
         SPOOL_DEPTH.set(depth)
 
     def _spool_chunk(self, items: list[tuple[Kind, Record]]) -> None:
+        """Encode and append records; a decision's lists go before it, once a segment."""
         lines: list[bytes] = []
+        written = self._spool.lists_written()
+        lists: set[str] = set()
+        records = 0
         for kind, record in items:
             try:
-                lines.append(encode(kind, to_row(kind, record)))
+                row = to_row(kind, record)
+                new = [r for r in detach_lists(row, written) if r["digest"] not in lists] \
+                    if kind == "decision" else []
+                encoded = [encode(LIST_KIND, r) for r in new]
+                encoded.append(encode(kind, row))
             except (TypeError, ValueError) as exc:
                 self._drop(1, f"cannot serialise a {kind} record: {exc}")
+                continue
+            lines += encoded
+            lists.update(r["digest"] for r in new)
+            records += 1
         try:
-            self._spool.append(lines)
+            self._spool.append(lines, lists)
         except OSError as exc:
-            self._drop(len(lines), f"spool write failed: {exc}")
+            self._drop(records, f"spool write failed: {exc}")
             return
-        self.stats.spooled += len(lines)
+        self.stats.spooled += records
 
     def _drop(self, count: int, reason: str) -> None:
         RECORDS_DROPPED.inc(count)
@@ -365,7 +378,7 @@ class RecordWriter:
             self._spooling = False
             self._idle.set()
             return True
-        rows: list[tuple[Kind, Row]] = []
+        rows: list[tuple[SpoolKind, Row]] = []
         for line in lines:
             try:
                 rows.append(decode(line))
@@ -374,11 +387,11 @@ class RecordWriter:
         if not await self._write(rows):
             return False
         self._spool.advance(cursor)
-        self.stats.replayed += len(rows)
+        self.stats.replayed += _records(rows)
         SPOOL_DEPTH.set(self._spool.depth)
         return True
 
-    async def _write(self, rows: list[tuple[Kind, Row]]) -> bool:
+    async def _write(self, rows: Sequence[tuple[SpoolKind, Row]]) -> bool:
         """Insert and commit rows; True once they are all stored (or dead-lettered)."""
         if not rows:
             return True
@@ -394,14 +407,14 @@ class RecordWriter:
         finally:
             self._writing_since = None
         self._failing_since = None
-        self.stats.written += len(rows)
-        RECORDS_WRITTEN.inc(len(rows))
+        self.stats.written += _records(rows)
+        RECORDS_WRITTEN.inc(_records(rows))
         return True
 
-    async def _insert(self, rows: list[tuple[Kind, Row]]) -> None:
+    async def _insert(self, rows: Sequence[tuple[SpoolKind, Row]]) -> None:
         await store_batch(self._sessions, rows, self._stored_lists, self.sqlite_process)
 
-    async def _isolate(self, rows: list[tuple[Kind, Row]]) -> bool:
+    async def _isolate(self, rows: Sequence[tuple[SpoolKind, Row]]) -> bool:
         """One row per transaction, to find the invalid ones and store all the others."""
         for kind, row in rows:
             started = time.monotonic()
@@ -414,8 +427,9 @@ class RecordWriter:
                     return False
                 self._dead_letter([wrap_row(kind, row, describe(exc))], describe(exc))
                 continue
-            self.stats.written += 1
-            RECORDS_WRITTEN.inc()
+            if kind != LIST_KIND:
+                self.stats.written += 1
+                RECORDS_WRITTEN.inc()
         return True
 
     def _note_failure(self, exc: BaseException, started: float) -> None:
@@ -429,3 +443,8 @@ class RecordWriter:
             self._last_failure_log = now
             log.warning("record writer: database write failed, records kept and retried: %s",
                         describe(exc))
+
+
+def _records(rows: Sequence[tuple[SpoolKind, Row]]) -> int:
+    """How many of the rows are records (not a spool's decision lists)."""
+    return sum(kind != LIST_KIND for kind, _ in rows)

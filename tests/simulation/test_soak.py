@@ -41,6 +41,7 @@ def test_short_soak_keeps_every_record_and_beats_every_single_provider(tmp_path:
     assert report["spool_left"] == 0
     assert report["drain_s"] is not None  # the service itself reported an empty queue and spool
     assert report["peak_spool"] > 0  # the database outage really happened and was spooled
+    assert report["peak_spool_mib"] > 0
     assert report["exit_codes"] == [0, 0]  # both SIGTERMs drained and flushed cleanly
     assert len(report["sigterm_to_exit_s"]) == 1 and report["sigterm_to_exit_s"][0] > 0
     assert report["answered_percent"] == round(100 * report["answered"] / report["requests_sent"], 3)

@@ -122,11 +122,17 @@ def test_the_digest_is_the_contents() -> None:
     assert len(list_rows([a, b, other])) == 3
 
 
-def test_a_row_naming_a_list_without_its_entries_is_refused() -> None:
-    row = decision_row(record(SHARED_A, []))
-    del row[SHARED_KEY]
-    with pytest.raises(ValueError, match="without its entries"):
-        list_rows([row])
+def test_lists_spooled_on_their_own_lines_join_the_batch_once() -> None:
+    """A decision replayed from the spool names its lists without their entries (they were on
+    lines of their own before it, stored with those): only the lists given are sent."""
+    carried, replayed = decision_row(record(SHARED_A, [])), decision_row(record(SHARED_B, []))
+    del replayed[SHARED_KEY], replayed[CHAIN_KEY]
+    shared_b = {"digest": replayed["excluded_set"], "entries": SHARED_B, "created_at": replayed["created_at"]}
+    got = list_rows([carried, replayed], spooled=[shared_b])
+    assert [r["digest"] for r in got] == [shared_b["digest"], carried["chain_set"], carried["excluded_set"]]
+    assert list_rows([replayed]) == []  # its lists are stored already
+    shared_a = {"digest": carried["excluded_set"], "entries": SHARED_A, "created_at": carried["created_at"]}
+    assert list_rows([carried], stored={carried["chain_set"]}, spooled=[shared_b]) == [shared_b, shared_a]
 
 
 def test_routed_decisions_share_their_lists() -> None:
@@ -218,8 +224,9 @@ async def test_a_spool_line_from_before_the_lists_is_stored_inline(engine: Async
            if k not in {"chain_set", "excluded_set", CHAIN_KEY, SHARED_KEY}}
     old["chain"] = rec.chain  # the row as the writer made it before revision 0005
     kind, row = decode(encode("decision", old))
+    assert kind == "decision"
     async with session_scope(create_sessionmaker(engine)) as session:
-        assert await repo.insert_rows(session, kind, [row]) == 1
+        assert await repo.insert_rows(session, "decision", [row]) == 1
     async with create_sessionmaker(engine)() as session:
         stored = await repo.get_decision(session, rec.id)
         assert stored is not None and stored.chain_set is None and stored.excluded_set is None

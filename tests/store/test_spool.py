@@ -187,3 +187,29 @@ def test_a_mark_left_without_its_segment_is_removed(tmp_path: Path) -> None:
     assert heir.claim_orphans() == 0
     assert not stray.exists()
     assert len(list(tmp_path.glob("spool-*.mark"))) == 1
+
+
+@pytest.mark.parametrize("chunk", [5, 11, 64, 1 << 20])
+def test_the_depth_counts_records_not_the_lines_of_decision_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """A decision list's line (app/store/spool_lists.py) is not a record: not in the depth when
+    appended, read, or counted by an heir, wherever a read chunk cuts (and a torn last line is
+    no line)."""
+    monkeypatch.setattr("app.store.spool.READ_CHUNK", chunk)
+    listed = [b'{"k":"list","r":{"digest":"d%d"}}\n' % i for i in range(3)]
+    body = [listed[0], *lines(50), listed[1], *lines(3, start=50), listed[2]]
+    spool = Spool(tmp_path)
+    spool.append(body, {"d0", "d1", "d2"})
+    assert spool.depth == 53
+    got, cursor, _ = spool.read(4)
+    assert cursor is not None and got == [listed[0], *lines(3)]
+    spool.advance(cursor)
+    assert spool.depth == 50
+    spool.close()
+    (segment,) = tmp_path.glob("spool-*.jsonl")
+    with segment.open("ab") as fh:
+        fh.write(b'{"k":"list","r":{"dige')  # torn mid-write
+    heir = Spool(tmp_path)
+    assert heir.claim_orphans() == 50
+    assert drain(heir) == [*lines(47, start=3), listed[1], *lines(3, start=50), listed[2]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,9 @@ async def test_an_unreachable_database_spools_and_the_next_start_replays(
         down.submit_decision(d)
     assert not await down.close(0.2)
     await dead_db.dispose()
-    assert sum(p.read_bytes().count(b"\n") for p in (tmp_path / "spool").glob("spool-*.jsonl")) == 25
+    kinds = [orjson.loads(line)["k"] for p in (tmp_path / "spool").glob("spool-*.jsonl")
+             for line in p.read_bytes().splitlines()]
+    assert kinds == ["list", *["decision"] * 25]  # their one chain, once (tests/store/test_spool_lists.py)
 
     up = make_writer(engine)
     await up.start()
@@ -162,9 +164,9 @@ async def test_a_long_queue_moves_to_the_spool_a_chunk_at_a_time(
     appended: list[int] = []
     append = down._spool.append
 
-    def counted(lines: list[bytes]) -> None:
-        appended.append(len(lines))
-        append(lines)
+    def counted(lines: list[bytes], lists: Iterable[str] = ()) -> None:
+        appended.append(sum(not line.startswith(b'{"k":"list"') for line in lines))
+        append(lines, lists)
 
     monkeypatch.setattr(down._spool, "append", counted)
     await down.start()
@@ -175,8 +177,8 @@ async def test_a_long_queue_moves_to_the_spool_a_chunk_at_a_time(
     assert not await down.flush(1.0)
     assert down.spooling, "the database stayed unreachable: the queue went to disk"
     assert appended == [SPOOL_CHUNK, SPOOL_CHUNK, SPOOL_CHUNK, 5]
-    spooled = [orjson.loads(line)["r"]["id"] for p in sorted((tmp_path / "spool").glob("spool-*.jsonl"))
-               for line in p.read_bytes().splitlines()]
+    spooled = [r["r"]["id"] for p in sorted((tmp_path / "spool").glob("spool-*.jsonl"))
+               for line in p.read_bytes().splitlines() if (r := orjson.loads(line))["k"] != "list"]
     assert spooled == [d.id for d in decisions]
     assert down.stats.spooled == len(decisions) and down.stats.dropped == 0
     await down.close(0.2)
@@ -194,8 +196,8 @@ async def test_shutdown_spools_what_it_could_not_flush(
     assert not await writer.close(0)  # no time at all: everything goes to disk
     assert await count_rows(engine, "decisions") == 0
     writer.submit_decision(late := factories.decision())  # after close: straight to disk, fsynced
-    spooled = [orjson.loads(line)["r"]["id"] for p in sorted((tmp_path / "spool").glob("spool-*.jsonl"))
-               for line in p.read_bytes().splitlines()]
+    spooled = [r["r"]["id"] for p in sorted((tmp_path / "spool").glob("spool-*.jsonl"))
+               for line in p.read_bytes().splitlines() if (r := orjson.loads(line))["k"] != "list"]
     assert spooled == [d.id for d in decisions] + [late.id]
 
 
