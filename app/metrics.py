@@ -102,8 +102,7 @@ RECORD_QUEUE_DEPTH = Gauge(
     "llm_router_record_queue_depth", "Records waiting to be written", multiprocess_mode="livesum",
 )
 SPOOL_DEPTH = Gauge(
-    "llm_router_spool_depth",
-    "Lines in the on-disk spool waiting for the database: records, and each decision list once a segment",
+    "llm_router_spool_depth", "Records in the on-disk spool, waiting for the database",
     multiprocess_mode="livesum",
 )
 RECORDS_WRITTEN = Counter("llm_router_records_written_total", "Records committed to the database")
