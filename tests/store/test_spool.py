@@ -34,6 +34,14 @@ def drain(spool: Spool, batch: int = 7) -> list[bytes]:
         spool.advance(cursor)
 
 
+def replay_some(spool: Spool, n: int) -> list[bytes]:
+    """Read up to n lines and mark them committed, as the writer does once their batch is stored."""
+    got, cursor, _ = spool.read(n)
+    assert cursor is not None
+    spool.advance(cursor)
+    return got
+
+
 def test_records_come_back_exactly() -> None:
     created = dt.datetime(2025, 2, 3, 4, 5, 6, 789, tzinfo=dt.UTC)
     rec = factories.decision(created_at=created, estimated_cost_usd=Decimal("0.0000000001"))
@@ -132,9 +140,7 @@ async def test_sync_flushes_to_disk(tmp_path: Path) -> None:
 def test_a_segment_replayed_in_part_is_resumed_where_its_owner_stopped(tmp_path: Path) -> None:
     dead = Spool(tmp_path)
     dead.append(lines(12))
-    got, cursor, _ = dead.read(5)
-    assert got == lines(5) and cursor is not None
-    dead.advance(cursor)  # committed: the mark moves past them
+    assert replay_some(dead, 5) == lines(5)  # committed: the mark moves past them
     dead.close()  # stopped mid-replay: the segment and its mark stay
     assert len(list(tmp_path.glob("spool-*.mark"))) == 1
     heir = Spool(tmp_path)
@@ -147,15 +153,11 @@ def test_a_segment_replayed_in_part_is_resumed_where_its_owner_stopped(tmp_path:
 def test_the_heir_keeps_the_mark_for_its_own_heir(tmp_path: Path) -> None:
     first = Spool(tmp_path)
     first.append(lines(10))
-    _, cursor, _ = first.read(2)
-    assert cursor is not None
-    first.advance(cursor)
+    replay_some(first, 2)
     first.close()
     second = Spool(tmp_path)
     assert second.claim_orphans() == 8
-    got, cursor, _ = second.read(3)
-    assert got == lines(3, start=2) and cursor is not None
-    second.advance(cursor)
+    assert replay_some(second, 3) == lines(3, start=2)
     second.close()
     third = Spool(tmp_path)
     assert third.claim_orphans() == 5
@@ -180,9 +182,7 @@ def test_a_mark_left_without_its_segment_is_removed(tmp_path: Path) -> None:
     stray.write_bytes(b"%020d\n" % 42)
     live = Spool(tmp_path)
     live.append(lines(2))
-    _, cursor, _ = live.read(1)
-    assert cursor is not None
-    live.advance(cursor)  # a live writer's own mark, beside its locked segment
+    replay_some(live, 1)  # a live writer's own mark, beside its locked segment
     heir = Spool(tmp_path)
     assert heir.claim_orphans() == 0
     assert not stray.exists()
@@ -202,9 +202,7 @@ def test_the_depth_counts_records_not_the_lines_of_decision_lists(
     spool = Spool(tmp_path)
     spool.append(body, {"d0", "d1", "d2"})
     assert spool.depth == 53
-    got, cursor, _ = spool.read(4)
-    assert cursor is not None and got == [listed[0], *lines(3)]
-    spool.advance(cursor)
+    assert replay_some(spool, 4) == [listed[0], *lines(3)]
     assert spool.depth == 50
     spool.close()
     (segment,) = tmp_path.glob("spool-*.jsonl")
