@@ -44,6 +44,7 @@ from app.simulation.replay import EXECUTE_PATH, execute_body  # noqa: E402
 from app.simulation.report import percentile  # noqa: E402
 from app.simulation.workload import generate  # noqa: E402
 from app.simulator import SimulatorProcess  # noqa: E402
+from app.store.spool import Spool  # noqa: E402
 from bench.loadgen import free_port  # noqa: E402
 from tests.store import pgdb  # noqa: E402
 from tests.store.tcp_proxy import TcpProxy  # noqa: E402
@@ -241,9 +242,13 @@ def spool_mib(directory: Path) -> float:
 
 
 def spooled(directory: Path) -> int:
-    """Records still waiting in spool segments."""
-    return sum(len([ln for ln in p.read_text().splitlines() if ln.strip()])
-               for p in directory.glob("spool-*.jsonl"))
+    """Records still waiting in spool segments, counted as the service's next start would (from
+    each segment's replay mark, decision lists' lines aside); run once the service has stopped."""
+    spool = Spool(directory)
+    try:
+        return spool.claim_orphans()
+    finally:
+        spool.close()
 
 
 def summarize(tally: Tally, records: tuple[dict[str, int], int, int], spool_left: int, log: str,
