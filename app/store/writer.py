@@ -9,7 +9,8 @@ hangs past its timeout), the queue moves to the on-disk spool and new records
 follow it there, so the order is kept; the spool is replayed, in order, once the database answers,
 and then records go to the queue again. Rows the database refuses as invalid go to a
 dead-letter file instead of blocking the rest. A record is dropped only if even the spool
-write fails (counted in `records_dropped_total`, logged at error).
+write fails (counted in `records_dropped_total`, logged at error). The spool's encoding, the
+dead-letter file and the counts live in app/store/spool_records.py.
 """
 
 from __future__ import annotations
@@ -21,49 +22,24 @@ import random
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import islice
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_DROPPED, RECORDS_REJECTED, RECORDS_WRITTEN, SPOOL_DEPTH
+from app.metrics import RECORD_QUEUE_DEPTH, RECORDS_WRITTEN, SPOOL_DEPTH
 from app.records import AttemptRecord, DecisionRecord, HealthSnapshotRecord
 from app.store.batch import store_batch
 from app.store.decision_lists import StoredLists
-from app.store.failures import (
-    DEAD_LETTER_FILE,
-    append_dead_letter,
-    describe,
-    is_row_error,
-    wrap_raw,
-    wrap_row,
-)
+from app.store.failures import describe, is_row_error, wrap_row
 from app.store.options import WriterOptions
-from app.store.rows import LIST_KIND, Kind, Record, Row, SpoolKind, decode, encode, to_row
+from app.store.rows import LIST_KIND, Kind, Record, Row, SpoolKind, to_row
 from app.store.spool import Spool
-from app.store.spool_lists import detach_lists
+from app.store.spool_records import SpoolRecords, WriterStats
 from app.store.sqlite_process import SqliteWriterProcess
 
 log = logging.getLogger(__name__)
 
 FAILURE_LOG_EVERY_S = 10.0
-# Records encoded and written to the spool at a time: moving a long queue to disk holds one chunk's
-# lines, not the whole queue's (a soak's ~10,000 queued records took ~100 MiB at once).
-SPOOL_CHUNK = 256
-
-
-@dataclass(slots=True)
-class WriterStats:
-    """Counts since start (the benchmark and the fault tests read them)."""
-
-    written: int = 0
-    spooled: int = 0
-    replayed: int = 0
-    rejected: int = 0
-    dropped: int = 0
-    failures: int = 0
-    peak_queue: int = 0
-    peak_spool: int = 0
 
 
 class RecordWriter:
@@ -81,6 +57,7 @@ class RecordWriter:
         self.stats = WriterStats()
         self._sessions = sessions
         self._spool = spool
+        self._disk = SpoolRecords(spool, self.stats)
         self._queue: deque[tuple[Kind, Record]] = deque()
         self._spool_at = max(1, int(self.options.queue_size * self.options.spool_at_fraction))
         self._batch_max = max(self.options.batch_size, self.options.batch_max)
@@ -127,7 +104,7 @@ class RecordWriter:
         if not items:
             return
         if self._spooling or self._closed:
-            self._to_spool(items)
+            self._disk.append(items)
             if self._closed:
                 self._spool.sync_now()  # nobody is left to fsync later
             return
@@ -159,60 +136,8 @@ class RecordWriter:
         self._queue.clear()
         self._pending_since = None
         RECORD_QUEUE_DEPTH.set(0)
-        self._to_spool(items)
+        self._disk.append(items)
         self._wake.set()
-
-    def _to_spool(self, items: list[tuple[Kind, Record]]) -> None:
-        """Append the records to the spool, in order, SPOOL_CHUNK at a time."""
-        for start in range(0, len(items), SPOOL_CHUNK):
-            self._spool_chunk(items[start:start + SPOOL_CHUNK])
-        depth = self._spool.depth
-        self.stats.peak_spool = max(self.stats.peak_spool, depth)
-        SPOOL_DEPTH.set(depth)
-
-    def _spool_chunk(self, items: list[tuple[Kind, Record]]) -> None:
-        """Encode and append records; a decision's lists go before it, once a segment."""
-        lines: list[bytes] = []
-        written = self._spool.lists_written()
-        lists: set[str] = set()
-        records = 0
-        for kind, record in items:
-            try:
-                row = to_row(kind, record)
-                new = [r for r in detach_lists(row, written) if r["digest"] not in lists] \
-                    if kind == "decision" else []
-                encoded = [encode(LIST_KIND, r) for r in new]
-                encoded.append(encode(kind, row))
-            except (TypeError, ValueError) as exc:
-                self._drop(1, f"cannot serialise a {kind} record: {exc}")
-                continue
-            lines += encoded
-            lists.update(r["digest"] for r in new)
-            records += 1
-        try:
-            self._spool.append(lines, lists)
-        except OSError as exc:
-            self._drop(records, f"spool write failed: {exc}")
-            return
-        self.stats.spooled += records
-
-    def _drop(self, count: int, reason: str) -> None:
-        RECORDS_DROPPED.inc(count)
-        self.stats.dropped += count
-        log.error("record writer: %d record(s) LOST: %s", count, reason)
-
-    def _dead_letter(self, lines: list[bytes], reason: str) -> None:
-        """Keep rows the database refused as invalid, with the reason, for a human to look at."""
-        path = self._spool.directory / DEAD_LETTER_FILE
-        try:
-            append_dead_letter(path, lines)
-        except OSError as exc:
-            self._drop(len(lines), f"dead-letter write failed: {exc}")
-            return
-        RECORDS_REJECTED.inc(len(lines))
-        self.stats.rejected += len(lines)
-        log.error("record writer: %d row(s) refused by the database (%s); kept in %s",
-                  len(lines), reason, path)
 
     # -- lifecycle --
 
@@ -255,7 +180,7 @@ class RecordWriter:
         left = list(self._queue)
         self._queue.clear()
         RECORD_QUEUE_DEPTH.set(0)
-        self._to_spool(left)
+        self._disk.append(left)
         spooled = self._spool.depth
         self._spool.close()
         self._closed = True
@@ -361,7 +286,7 @@ class RecordWriter:
     async def _replay_once(self) -> bool:
         lines, cursor, torn = self._spool.read(self._batch_max)
         if torn:
-            self._drop(1, "a spool segment ends with half a line (the process died mid-write)")
+            self._disk.drop(1, "a spool segment ends with half a line (the process died mid-write)")
         if cursor is not None and not lines:
             if not self._spool.is_active(cursor.segment):
                 self._spool.advance(cursor)  # a claimed segment read to its end
@@ -378,12 +303,7 @@ class RecordWriter:
             self._spooling = False
             self._idle.set()
             return True
-        rows: list[tuple[SpoolKind, Row]] = []
-        for line in lines:
-            try:
-                rows.append(decode(line))
-            except ValueError as exc:
-                self._dead_letter([wrap_raw(line, str(exc))], str(exc))
+        rows = self._disk.decode(lines)
         if not await self._write(rows):
             return False
         self._spool.advance(cursor)
@@ -425,7 +345,7 @@ class RecordWriter:
                 if not is_row_error(exc):
                     self._note_failure(exc, started)
                     return False
-                self._dead_letter([wrap_row(kind, row, describe(exc))], describe(exc))
+                self._disk.dead_letter([wrap_row(kind, row, describe(exc))], describe(exc))
                 continue
             if kind != LIST_KIND:
                 self.stats.written += 1

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.metrics import RECORDS_DROPPED, RECORDS_WRITTEN
 from app.records import DecisionRecord
 from app.store.engine import create_engine
-from app.store.writer import SPOOL_CHUNK, RecordWriter
+from app.store.spool_records import SPOOL_CHUNK
+from app.store.writer import RecordWriter
 from tests.store import factories
 from tests.store.conftest import count_rows
 
