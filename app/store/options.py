@@ -33,3 +33,7 @@ class WriterOptions(BaseSettings):
     write_timeout_s: float = Field(default=5.0, alias="ROUTER_RECORD_WRITE_TIMEOUT_S", gt=0)
     retry_max_s: float = Field(default=2.0, alias="ROUTER_RECORD_RETRY_MAX_S", gt=0)
     shutdown_flush_s: float = Field(default=10.0, alias="ROUTER_SHUTDOWN_FLUSH_S", ge=0)
+    # A running writer takes over spool segments that another process sharing the data directory
+    # left behind (one that stopped past its flush deadline while this one ran) every this often;
+    # 0: only at start.
+    orphan_scan_s: float = Field(default=30.0, alias="ROUTER_SPOOL_ORPHAN_SCAN_S", ge=0)

@@ -2,7 +2,8 @@
 
 Each writer owns its segments through an exclusive `flock`, so several workers can share a data
 directory: a segment nobody holds a lock on belongs to a dead process and is claimed (replayed)
-by the next writer that starts. Segments are created under a temporary name and renamed only
+by the next writer that starts, or by a running one at its next scan (`find_orphans` in a thread,
+then `adopt`; app/store/writer.py). Segments are created under a temporary name and renamed only
 once locked, so a starting writer never claims a segment another is just creating.
 
 How far a segment has been replayed is kept beside it (`spool-….mark`, rewritten after each
@@ -87,16 +88,23 @@ class Spool:
 
     def claim_orphans(self) -> int:
         """Take over segments left by dead processes (oldest first); returns their record count."""
+        return self.adopt(self.find_orphans())
+
+    def find_orphans(self) -> list[Segment]:
+        """Lock and count the segments no live process holds (a dead one's), without taking them
+        yet: safe in a thread while this spool is appended to and replayed on the event loop (of
+        this spool it reads only which segments are its own). Pass them to `adopt`, or `release`."""
         if not self.directory.is_dir():
-            return 0
-        claimed = 0
+            return []
+        own = {seg.path for seg in list(self._segments)}
+        found: list[Segment] = []
         for tmp in self.directory.glob(".spool-*.new"):
             _remove_if_abandoned(tmp)
         for mark in self.directory.glob(f"spool-*{MARK_SUFFIX}"):
             if not mark.with_suffix(".jsonl").exists():  # its segment was replayed and removed
                 mark.unlink(missing_ok=True)
         for path in sorted(self.directory.glob(SEGMENT_GLOB)):
-            if any(s.path == path for s in self._segments):
+            if path in own:
                 continue
             try:
                 fd = os.open(path, os.O_RDWR | os.O_APPEND)
@@ -105,20 +113,33 @@ class Spool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                os.close(fd)  # a live writer holds it
+                os.close(fd)  # a live writer holds it (this one's own too: another open file)
                 continue
             size = os.fstat(fd).st_size
             if not path.exists():  # replayed and deleted by its owner while we looked
                 os.close(fd)
                 continue
             offset = _read_mark(fd, path.with_suffix(MARK_SUFFIX), size)
-            lines = _count_records(fd, size, offset)
-            self._segments.append(Segment(path, fd, size, offset=offset, pending=lines, sealed=True))
-            claimed += lines
-            log.warning("claimed orphaned spool %s with %d records to replay%s", path.name, lines,
-                        f" (replayed up to byte {offset} by its owner)" if offset else "")
-        self._segments.sort(key=lambda s: s.path.name)
-        return claimed
+            found.append(Segment(path, fd, size, offset=offset, pending=_count_records(fd, size, offset),
+                                 sealed=True))
+        return found
+
+    def adopt(self, orphans: list[Segment]) -> int:
+        """Replay the orphans found, oldest first, before the segment this process appends to
+        (they hold other requests' records, so order between the two does not matter, and the
+        active segment, never read to an end while it grows, must not hold them back)."""
+        for seg in orphans:
+            self._segments.append(seg)
+            log.warning("claimed orphaned spool %s with %d records to replay%s", seg.path.name, seg.pending,
+                        f" (replayed up to byte {seg.offset} by its owner)" if seg.offset else "")
+        self._segments.sort(key=lambda s: (s is self._active, s.path.name))
+        return sum(seg.pending for seg in orphans)
+
+    @staticmethod
+    def release(orphans: list[Segment]) -> None:
+        """Unlock orphans found but not adopted (the writer stopped meanwhile): the next start's."""
+        for seg in orphans:
+            os.close(seg.fd)
 
     def lists_written(self) -> Container[str]:
         """Digests of the decision lists the segment appended to next holds already."""

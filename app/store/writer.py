@@ -153,6 +153,8 @@ class RecordWriter:
             asyncio.create_task(self._run(), name="record-writer"),
             asyncio.create_task(self._keep(), name="record-spool-keeper"),
         ]
+        if self.options.orphan_scan_s > 0:
+            self._tasks.append(asyncio.create_task(self._watch_orphans(), name="record-spool-orphans"))
 
     async def flush(self, deadline_s: float | None = None) -> bool:
         """Wait until everything submitted so far is committed; False if the deadline came first."""
@@ -223,6 +225,32 @@ class RecordWriter:
                 log.error("record writer: spool fsync failed: %s", exc)
             except Exception:  # a bug must not stop the fsyncs and the outage detection
                 log.exception("record writer: spool keeper error; continuing")
+
+    async def _watch_orphans(self) -> None:
+        """Take over, every `orphan_scan_s`, spool segments that another process sharing the data
+        directory left behind while this one runs (it stopped past its flush deadline, or died):
+        replayed now rather than at this process's next start. Found in a thread (counting a
+        segment reads it all); the writer spools meanwhile, as in an outage, until they are in."""
+        while True:
+            await asyncio.sleep(self.options.orphan_scan_s)
+            search = asyncio.ensure_future(asyncio.to_thread(self._spool.find_orphans))
+            try:
+                found = await asyncio.shield(search)
+            except asyncio.CancelledError:  # stopping: the thread still ends; unlock what it found
+                search.add_done_callback(
+                    lambda done: done.cancelled() or done.exception() or Spool.release(done.result()))
+                raise
+            except OSError as exc:
+                log.error("record writer: looking for orphaned spool segments failed: %s", exc)
+                continue
+            if not found:
+                continue
+            claimed = self._spool.adopt(found)
+            SPOOL_DEPTH.set(self._spool.depth)
+            self.stats.peak_spool = max(self.stats.peak_spool, self._spool.depth)
+            self._start_spooling(f"claimed {claimed} orphaned record(s) to replay")
+            self._idle.clear()
+            self._wake.set()
 
     def _spool_if_unreachable(self) -> None:
         """Writes have failed for `unreachable_s`: keep the queue on disk instead of in memory.

@@ -99,6 +99,36 @@ def test_a_live_writers_spool_is_left_alone(tmp_path: Path) -> None:
     assert drain(live) == lines(4)
 
 
+def test_a_running_spool_adopts_an_orphan_ahead_of_its_own_growing_segment(tmp_path: Path) -> None:
+    """A process sharing the directory stops while this one spools: its segment, newer by name than
+    this one's, is replayed first (the active segment is never read to an end while it grows)."""
+    mine = Spool(tmp_path)
+    mine.append(lines(2))
+    other = Spool(tmp_path)
+    other.append(lines(3, start=100))
+    assert mine.find_orphans() == []  # its owner is alive: locked
+    other.close()
+    found = mine.find_orphans()
+    assert [seg.pending for seg in found] == [3]
+    assert mine.find_orphans() == []  # locked by the first search (another open file)
+    assert mine.adopt(found) == 3
+    assert mine.depth == 5
+    mine.append(lines(1, start=2))
+    assert drain(mine) == [*lines(3, start=100), *lines(3)]
+    assert list(tmp_path.glob("spool-*")) == []
+
+
+def test_orphans_found_but_not_adopted_are_released(tmp_path: Path) -> None:
+    dead = Spool(tmp_path)
+    dead.append(lines(4))
+    dead.close()
+    stopping = Spool(tmp_path)
+    Spool.release(stopping.find_orphans())  # the writer stopped while its search ran
+    heir = Spool(tmp_path)
+    assert heir.claim_orphans() == 4
+    assert drain(heir) == lines(4)
+
+
 def test_a_torn_last_line_is_reported_and_the_rest_replayed(tmp_path: Path) -> None:
     dead = Spool(tmp_path)
     dead.append(lines(3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,40 @@ async def test_an_unreachable_database_spools_and_the_next_start_replays(
     assert list((tmp_path / "spool").glob("spool-*.jsonl")) == []
     assert dropped_total() == dropped
     await up.close()
+
+
+async def test_a_running_writer_takes_over_a_spool_another_process_left(
+    engine: AsyncEngine, make_writer: Make, tmp_path: Path
+) -> None:
+    """Two processes share the data directory; one stops past its flush deadline, its records on
+    disk, while the other runs. The running one claims them at its next scan and stores them with
+    its own, instead of leaving them for its next start."""
+    up = make_writer(engine, orphan_scan_s=0.1)
+    await up.start()
+    early = factories.decision()
+    up.submit_decision(early)
+    assert await up.flush(20)
+    dead_db = broken_engine(tmp_path)
+    down = make_writer(dead_db)  # the same spool directory
+    await down.start()
+    left = [factories.decision() for _ in range(30)]
+    for d in left:
+        down.submit_decision(d)
+    assert not await down.flush(1.0)
+    assert not await down.close(0.2)
+    await dead_db.dispose()
+    assert list((tmp_path / "spool").glob("spool-*.jsonl")), "the stopped writer's records are on disk"
+    late = factories.decision()
+    up.submit_decision(late)
+    for _ in range(200):
+        if hex_ids(left) <= set(await stored_ids(engine)):
+            break
+        await asyncio.sleep(0.05)
+    assert await up.flush(20)
+    assert set(await stored_ids(engine)) == hex_ids([early, *left, late])
+    assert up.stats.replayed >= len(left)
+    assert list((tmp_path / "spool").glob("spool-*")) == []
+    assert not up.spooling
 
 
 async def test_a_long_queue_moves_to_the_spool_a_chunk_at_a_time(
