@@ -8,6 +8,7 @@ import gc
 import importlib
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -29,9 +30,22 @@ def _serve(args: argparse.Namespace) -> int:
     if refused is not None:
         print(refused, file=sys.stderr)
         return 2
+    sockets = None
+    if args.reuse_port:
+        if args.workers != 1:
+            print("--reuse-port serves with one worker: for more, start several services with "
+                  "--reuse-port on the same port (the kernel spreads connections over them)", file=sys.stderr)
+            return 2
+        from app.listener import reuse_port_socket
+        try:
+            sockets = [reuse_port_socket(args.host, args.port)]
+        except OSError as exc:
+            print(f"cannot bind {args.host}:{args.port} with SO_REUSEPORT: {exc} (a process "
+                  "listening there without --reuse-port, or as another user)", file=sys.stderr)
+            return 2
     print(announcement(args.host, args.port, auth_enabled=settings.auth_enabled), file=sys.stderr)
     serve_app(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-              log_config=logs.config(args.log_level))
+              log_config=logs.config(args.log_level), sockets=sockets)
     return 0
 
 
@@ -51,8 +65,9 @@ def reset_metrics_dir() -> None:
 HTTP_PROTOCOL = "app.api.http_protocol:HttpToolsProtocol"
 
 
-def serve_app(**options: Any) -> None:
+def serve_app(*, sockets: list[socket.socket] | None = None, **options: Any) -> None:
     """Run the service under uvicorn; a SIGTERM that drained and flushed cleanly exits 0.
+    `sockets`: bound sockets to listen on instead of uvicorn's own (one worker; app/listener.py).
 
     uvicorn re-raises the signal after its graceful shutdown (so the process would end with
     -15/143); with one worker we keep the clean exit instead. Several workers run under
@@ -76,7 +91,7 @@ def serve_app(**options: Any) -> None:
                 self._captured_signals.clear()
 
     server = CleanExitServer(config)
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:  # the lifespan failed (e.g. a database schema behind the code)
         raise SystemExit(3)
 
@@ -128,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--reuse-port", action="store_true",
+                       help="bind with SO_REUSEPORT, so a new service can start on the port of one "
+                            "still serving and take over without refusing a connection (one worker)")
     serve.set_defaults(handler=_serve)
 
     route = sub.add_parser("route", help="print one routing decision")
