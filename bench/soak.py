@@ -7,7 +7,8 @@ database.
 Run: .venv/bin/python bench/soak.py --short   (about a minute; the CI test runs this)
      .venv/bin/python bench/soak.py --seconds 600 --concurrency 32   (for people)
      add --shutdown-flush-s 0 for a data directory that outlives the process (a persistent volume):
-     SIGTERM leaves the spool on disk for the restart to replay, instead of replaying it first
+     SIGTERM leaves the spool on disk for the restart to replay, instead of replaying it first;
+     add --restart overlap to start the new service (--reuse-port) before the SIGTERM to the old one
 Options: --json prints the report as JSON; --output FILE writes it.
 """
 
@@ -44,6 +45,7 @@ from app.simulator import SimulatorProcess  # noqa: E402
 from app.store.spool import Spool  # noqa: E402
 from bench.loadgen import free_port  # noqa: E402
 from bench.soak_report import Tally, render, summarize  # noqa: E402
+from tests.listening import listens  # noqa: E402
 from tests.store import pgdb  # noqa: E402
 from tests.store.tcp_proxy import TcpProxy  # noqa: E402
 
@@ -66,36 +68,53 @@ DOWN_PROVIDER, STORM_PROVIDER = "deepseek", "cohere"
 
 
 class Service:
-    """`llm-router serve` as a child process on a fixed port, restartable."""
+    """`llm-router serve` as a child process on a fixed port, restartable. With `reuse_port` every
+    process is started with --reuse-port, and a start while one runs leaves that one serving
+    (`previous`) until `retire()`: a rolling restart on one host."""
 
-    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
-        self.port, self.env, self.log = port, env, log
+    def __init__(self, port: int, env: dict[str, str], log: Path, *, reuse_port: bool = False) -> None:
+        self.port, self.env, self.log, self.reuse_port = port, env, log, reuse_port
         self.proc: subprocess.Popen[bytes] | None = None
+        self.previous: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> float:
-        """Spawn and wait until the port accepts connections; returns the seconds it took."""
+        """Spawn and wait until it listens on the port; returns the seconds it took."""
+        if self.proc is not None and self.proc.poll() is None:
+            assert self.reuse_port, "stop the service before starting it again"
+            self.previous = self.proc
         t0 = time.monotonic()
+        command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--log-level", "info"]
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--log-level", "info"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=log)
+            self.proc = subprocess.Popen([*command, *(["--reuse-port"] if self.reuse_port else [])],
+                                         env=self.env, cwd=ROOT, stdout=log, stderr=log)
         while time.monotonic() - t0 < 30:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the service exited with {self.proc.returncode}; see {self.log}")
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
+            if await self._listening():
                 return time.monotonic() - t0
             await asyncio.sleep(0.05)
         raise RuntimeError("the service did not open its port within 30 s")
 
+    async def _listening(self) -> bool:
+        assert self.proc is not None
+        if self.reuse_port:  # the previous process answers connections too: ask the kernel
+            return listens(self.proc.pid, self.port)
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            writer.close()
+            return True
+        return False
+
     async def terminate(self) -> int:
         """SIGTERM and wait for the exit code (the service drains and flushes first)."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        while self.proc.poll() is None:
-            await asyncio.sleep(0.05)
-        return self.proc.returncode
+        return await _terminate(self.proc)
+
+    async def retire(self) -> int:
+        """SIGTERM the process a start with `reuse_port` left serving, and wait for its exit."""
+        assert self.previous is not None
+        proc, self.previous = self.previous, None
+        return await _terminate(proc)
 
     def rss_mib(self) -> float:
         """Resident memory of the process, from /proc (NaN while it is not running)."""
@@ -108,6 +127,13 @@ class Service:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+
+async def _terminate(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    while proc.poll() is None:
+        await asyncio.sleep(0.05)
+    return proc.returncode
 
 
 def soak_catalog(simulator: SimulatorProcess, path: Path) -> Path:
@@ -236,7 +262,7 @@ def spooled(directory: Path) -> int:
 
 async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None = None,
               tenant_tags: bool = False, drain_deadline_s: float = 90.0,
-              shutdown_flush_s: float | None = None) -> dict[str, Any]:
+              shutdown_flush_s: float | None = None, restart: str = "stop-start") -> dict[str, Any]:
     """Set everything up, run the scenario under load, check the records, tear everything down."""
     name = pgdb.unique_name("router_soak")
     await pgdb.create_database(name)
@@ -262,7 +288,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
                     env["ROUTER_SHUTDOWN_FLUSH_S"] = str(shutdown_flush_s)
                 port = free_port()
                 log_path = log_file or tmp / "service.log"
-                service = Service(port, env, log_path)
+                service = Service(port, env, log_path, reuse_port=restart == "overlap")
                 open_s = [await service.start()]
                 rss = {"start_mib": round(service.rss_mib(), 1)}
                 exits: list[int] = []
@@ -273,6 +299,12 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
 
                 async def sigterm_and_restart() -> None:
                     rss["before_sigterm_mib"] = round(service.rss_mib(), 1)
+                    if restart == "overlap":  # the new one listens beside the old, then the old goes
+                        open_s.append(await service.start())
+                        down_at = time.monotonic()
+                        exits.append(await service.retire())
+                        exit_s.append(time.monotonic() - down_at)
+                        return
                     down_at = time.monotonic()
                     exits.append(await service.terminate())
                     exit_s.append(time.monotonic() - down_at)  # drained, flushed (or spooled), exited
@@ -318,7 +350,7 @@ async def run(seconds: float, concurrency: int, seed: int, log_file: Path | None
         extra = {"seconds": seconds, "concurrency": concurrency, "exit_codes": exits, "drain_s": drain_s,
                  "port_open_s": [round(s, 2) for s in open_s],
                  "sigterm_to_exit_s": [round(s, 2) for s in exit_s], "rss": rss,
-                 "shutdown_flush_s": env.get("ROUTER_SHUTDOWN_FLUSH_S", "default")}
+                 "shutdown_flush_s": env.get("ROUTER_SHUTDOWN_FLUSH_S", "default"), "restart": restart}
         return summarize(tally, records, spool_left, log, extra | {"tenant_tags": tenant_tags},
                          HEALTHY)
     finally:
@@ -343,11 +375,15 @@ def main() -> int:
                         help="the service's ROUTER_SHUTDOWN_FLUSH_S (default: the service's, 10 s); 0 "
                              "models a data directory that outlives the process: at SIGTERM what the "
                              "database has not taken stays in the spool for the restart to replay")
+    parser.add_argument("--restart", choices=("stop-start", "overlap"), default="stop-start",
+                        help="stop-start: SIGTERM, wait for the exit, start again (the port is closed "
+                             "meanwhile); overlap: start a new service with --reuse-port beside the old "
+                             "one, then SIGTERM the old one (a rolling restart on one host)")
     args = parser.parse_args()
     seconds = 40.0 if args.short else args.seconds
     report = asyncio.run(run(seconds, args.concurrency, args.seed, Path(args.log) if args.log else None,
                              tenant_tags=args.tenant_tags, drain_deadline_s=args.drain,
-                             shutdown_flush_s=args.shutdown_flush_s))
+                             shutdown_flush_s=args.shutdown_flush_s, restart=args.restart))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2) if args.json else render(report))

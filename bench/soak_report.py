@@ -91,7 +91,8 @@ def render(r: dict[str, Any]) -> str:
         f"({r.get('peak_spool_mib', 'n/a')} MiB)  spool left {r['spool_left']}  "
         f"drained {r.get('drain_s')} s after the load",
         f"RSS MiB {r['rss']}  port open s {r['port_open_s']}  SIGTERM to exit s "
-        f"{r.get('sigterm_to_exit_s', 'n/a')} (ROUTER_SHUTDOWN_FLUSH_S {r.get('shutdown_flush_s', 'n/a')})  "
+        f"{r.get('sigterm_to_exit_s', 'n/a')} (ROUTER_SHUTDOWN_FLUSH_S {r.get('shutdown_flush_s', 'n/a')}, "
+        f"restart {r.get('restart', 'stop-start')})  "
         f"exit codes {r['exit_codes']}",
         "provider own availability %: " + ", ".join(
             f"{p} {v}" for p, v in r["provider_availability_percent"].items()),
