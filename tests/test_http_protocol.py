@@ -174,11 +174,16 @@ def test_llm_router_serve_runs_uvicorn_with_it(monkeypatch: pytest.MonkeyPatch) 
         def __init__(self, config: uvicorn.Config) -> None:
             configs.append(config)
 
-        def run(self) -> None:
-            pass
+        def run(self, sockets: list[socket.socket] | None = None) -> None:
+            ran.append(sockets)
 
+    ran: list[list[socket.socket] | None] = []
     monkeypatch.setattr(uvicorn, "Server", Server)
     serve_app(host="127.0.0.1", port=1, workers=1, log_level="warning")
     (config,) = configs
     config.load()
     assert config.http_protocol_class is HttpToolsProtocol
+    assert ran == [None]  # uvicorn binds the port itself unless given sockets (--reuse-port)
+    with socket.socket() as bound:
+        serve_app(host="127.0.0.1", port=1, workers=1, log_level="warning", sockets=[bound])
+        assert ran[-1] == [bound]
