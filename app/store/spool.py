@@ -135,6 +135,17 @@ class Spool:
         self._segments.sort(key=lambda s: (s is self._active, s.path.name))
         return sum(seg.pending for seg in orphans)
 
+    async def find_orphans_in_thread(self) -> list[Segment]:
+        """`find_orphans` off the event loop (counting a segment reads it all); if the caller is
+        cancelled meanwhile, the thread still ends and what it found is released."""
+        search = asyncio.ensure_future(asyncio.to_thread(self.find_orphans))
+        try:
+            return await asyncio.shield(search)
+        except asyncio.CancelledError:
+            search.add_done_callback(
+                lambda done: done.cancelled() or done.exception() or Spool.release(done.result()))
+            raise
+
     @staticmethod
     def release(orphans: list[Segment]) -> None:
         """Unlock orphans found but not adopted (the writer stopped meanwhile): the next start's."""

@@ -172,7 +172,8 @@ class RecordWriter:
     async def close(self, deadline_s: float | None = None) -> bool:
         """Flush against a deadline, spool whatever is left, stop. True if everything was committed."""
         deadline = self.options.shutdown_flush_s if deadline_s is None else deadline_s
-        drained = await self.flush(deadline) if deadline > 0 else not (self._queue or self._spooling)
+        drained = await self.flush(deadline) if deadline > 0 else \
+            not (self._queue or self._spooling or not self._spool.empty)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -200,6 +201,8 @@ class RecordWriter:
             try:
                 if self._spooling:
                     ok = await self._replay_once()
+                elif not self._spool.empty:  # claimed from another process: between the queue's batches
+                    ok = await self._replay_once() and await self._write_queue_once(wait=False)
                 else:
                     ok = await self._write_queue_once()
             except Exception:  # a bug must not stop the writer: keep the records, retry
@@ -229,17 +232,12 @@ class RecordWriter:
     async def _watch_orphans(self) -> None:
         """Take over, every `orphan_scan_s`, spool segments that another process sharing the data
         directory left behind while this one runs (it stopped past its flush deadline, or died):
-        replayed now rather than at this process's next start. Found in a thread (counting a
-        segment reads it all); the writer spools meanwhile, as in an outage, until they are in."""
+        replayed now rather than at this process's next start, a batch of theirs between two of
+        the queue's (their requests are not this process's, so the order between them is free)."""
         while True:
             await asyncio.sleep(self.options.orphan_scan_s)
-            search = asyncio.ensure_future(asyncio.to_thread(self._spool.find_orphans))
             try:
-                found = await asyncio.shield(search)
-            except asyncio.CancelledError:  # stopping: the thread still ends; unlock what it found
-                search.add_done_callback(
-                    lambda done: done.cancelled() or done.exception() or Spool.release(done.result()))
-                raise
+                found = await self._spool.find_orphans_in_thread()
             except OSError as exc:
                 log.error("record writer: looking for orphaned spool segments failed: %s", exc)
                 continue
@@ -248,7 +246,7 @@ class RecordWriter:
             claimed = self._spool.adopt(found)
             SPOOL_DEPTH.set(self._spool.depth)
             self.stats.peak_spool = max(self.stats.peak_spool, self._spool.depth)
-            self._start_spooling(f"claimed {claimed} orphaned record(s) to replay")
+            log.warning("record writer: replaying %d record(s) a stopped process left in the spool", claimed)
             self._idle.clear()
             self._wake.set()
 
@@ -274,12 +272,15 @@ class RecordWriter:
         ceiling = min(self.options.retry_max_s, 0.05 * 2 ** min(self._failure_streak, 10))
         await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)
 
-    async def _write_queue_once(self) -> bool:
+    async def _write_queue_once(self, *, wait: bool = True) -> bool:
+        """Write a batch from the queue; `wait`: for a first record, then for a batch to fill."""
         if not self._queue:
-            self._wake.clear()
-            await self._wake.wait()
+            if wait:
+                self._wake.clear()
+                await self._wake.wait()
             return True
-        await self._linger()
+        if wait:
+            await self._linger()
         if self._spooling or not self._queue:
             return True
         epoch = self._epoch
@@ -291,7 +292,7 @@ class RecordWriter:
             for _ in batch:
                 self._queue.popleft()
         self._pending_since = time.monotonic() if self._queue else None
-        if not self._queue and not self._spooling:
+        if not self._queue and not self._spooling and self._spool.empty:
             self._idle.set()
         RECORD_QUEUE_DEPTH.set(len(self._queue))
         return True
@@ -312,6 +313,8 @@ class RecordWriter:
                 return
 
     async def _replay_once(self) -> bool:
+        """A batch from the spool's oldest segment: everything on disk while spooling, else the
+        segments claimed from another process (new records meanwhile go through the queue)."""
         lines, cursor, torn = self._spool.read(self._batch_max)
         if torn:
             self._disk.drop(1, "a spool segment ends with half a line (the process died mid-write)")
@@ -329,7 +332,8 @@ class RecordWriter:
             return True
         if cursor is None:  # nothing on disk at all
             self._spooling = False
-            self._idle.set()
+            if not self._queue:
+                self._idle.set()
             return True
         rows = self._disk.decode(lines)
         if not await self._write(rows):

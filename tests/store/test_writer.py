@@ -160,8 +160,9 @@ async def test_a_running_writer_takes_over_a_spool_another_process_left(
     engine: AsyncEngine, make_writer: Make, tmp_path: Path
 ) -> None:
     """Two processes share the data directory; one stops past its flush deadline, its records on
-    disk, while the other runs. The running one claims them at its next scan and stores them with
-    its own, instead of leaving them for its next start."""
+    disk, while the other runs. The running one claims them at its next scan and stores them
+    between its own batches, instead of leaving them for its next start; its own records keep
+    going straight to the database, none through the spool."""
     up = make_writer(engine, orphan_scan_s=0.1)
     await up.start()
     early = factories.decision()
@@ -177,17 +178,18 @@ async def test_a_running_writer_takes_over_a_spool_another_process_left(
     assert not await down.close(0.2)
     await dead_db.dispose()
     assert list((tmp_path / "spool").glob("spool-*.jsonl")), "the stopped writer's records are on disk"
-    late = factories.decision()
-    up.submit_decision(late)
+    late: list[DecisionRecord] = []
     for _ in range(200):
+        late.append(factories.decision())
+        up.submit_decision(late[-1])
+        assert not up.spooling
         if hex_ids(left) <= set(await stored_ids(engine)):
             break
         await asyncio.sleep(0.05)
     assert await up.flush(20)
-    assert set(await stored_ids(engine)) == hex_ids([early, *left, late])
-    assert up.stats.replayed >= len(left)
+    assert set(await stored_ids(engine)) == hex_ids([early, *left, *late])
+    assert up.stats.replayed == len(left) and up.stats.spooled == 0
     assert list((tmp_path / "spool").glob("spool-*")) == []
-    assert not up.spooling
 
 
 async def test_a_long_queue_moves_to_the_spool_a_chunk_at_a_time(
