@@ -142,13 +142,11 @@ class RecordWriter:
     # -- lifecycle --
 
     async def start(self) -> None:
-        """Claim spools orphaned by dead processes (replayed first), then start writing."""
+        """Claim spools orphaned by dead processes, then start writing (theirs between the queue's
+        batches, as `_watch_orphans` does; new records go to the database meanwhile)."""
         orphans = self._spool.claim_orphans()
         if not self._spool.empty:
-            self._spooling = True
-            self._idle.clear()
-            log.warning("record writer: replaying %d spooled record(s) from a previous run", orphans)
-            SPOOL_DEPTH.set(self._spool.depth)
+            self._replay_claimed(orphans, "spooled by a previous run")
         self._tasks = [
             asyncio.create_task(self._run(), name="record-writer"),
             asyncio.create_task(self._keep(), name="record-spool-keeper"),
@@ -241,14 +239,15 @@ class RecordWriter:
             except OSError as exc:
                 log.error("record writer: looking for orphaned spool segments failed: %s", exc)
                 continue
-            if not found:
-                continue
-            claimed = self._spool.adopt(found)
-            SPOOL_DEPTH.set(self._spool.depth)
-            self.stats.peak_spool = max(self.stats.peak_spool, self._spool.depth)
-            log.warning("record writer: replaying %d record(s) a stopped process left in the spool", claimed)
-            self._idle.clear()
-            self._wake.set()
+            if found:
+                self._replay_claimed(self._spool.adopt(found), "a stopped process left in the spool")
+
+    def _replay_claimed(self, claimed: int, whose: str) -> None:
+        self._idle.clear()
+        self._wake.set()
+        SPOOL_DEPTH.set(self._spool.depth)
+        self.stats.peak_spool = max(self.stats.peak_spool, self._spool.depth)
+        log.warning("record writer: replaying %d record(s) %s", claimed, whose)
 
     def _spool_if_unreachable(self) -> None:
         """Writes have failed for `unreachable_s`: keep the queue on disk instead of in memory.
@@ -292,8 +291,7 @@ class RecordWriter:
             for _ in batch:
                 self._queue.popleft()
         self._pending_since = time.monotonic() if self._queue else None
-        if not self._queue and not self._spooling and self._spool.empty:
-            self._idle.set()
+        self._idle_if_done()
         RECORD_QUEUE_DEPTH.set(len(self._queue))
         return True
 
@@ -321,6 +319,7 @@ class RecordWriter:
         if cursor is not None and not lines:
             if not self._spool.is_active(cursor.segment):
                 self._spool.advance(cursor)  # a claimed segment read to its end
+                self._idle_if_done()
                 return True
             if self._spool.finish_if_drained():
                 self._spooling = False
@@ -341,7 +340,13 @@ class RecordWriter:
         self._spool.advance(cursor)
         self.stats.replayed += _records(rows)
         SPOOL_DEPTH.set(self._spool.depth)
+        self._idle_if_done()
         return True
+
+    def _idle_if_done(self) -> None:
+        """Everything submitted is committed: nothing queued, nothing on disk."""
+        if not self._queue and not self._spooling and self._spool.empty:
+            self._idle.set()
 
     async def _write(self, rows: Sequence[tuple[SpoolKind, Row]]) -> bool:
         """Insert and commit rows; True once they are all stored (or dead-lettered)."""
