@@ -228,16 +228,15 @@ class RecordWriter:
                 log.exception("record writer: spool keeper error; continuing")
 
     async def _watch_orphans(self) -> None:
-        """Take over, every `orphan_scan_s`, spool segments that another process sharing the data
-        directory left behind while this one runs (it stopped past its flush deadline, or died):
-        replayed now rather than at this process's next start, a batch of theirs between two of
-        the queue's (their requests are not this process's, so the order between them is free)."""
+        """Every `orphan_scan_s`, take over spool segments another process on the data directory
+        left while this one runs (it died, or stopped past its flush deadline), replayed between
+        the queue's batches (other requests than this process's: their order is free)."""
         while True:
             await asyncio.sleep(self.options.orphan_scan_s)
             try:
                 found = await self._spool.find_orphans_in_thread()
-            except OSError as exc:
-                log.error("record writer: looking for orphaned spool segments failed: %s", exc)
+            except Exception:  # a full disk, a bug: scan again next time
+                log.exception("record writer: looking for orphaned spool segments failed")
                 continue
             if found:
                 self._replay_claimed(self._spool.adopt(found), "a stopped process left in the spool")
@@ -250,12 +249,9 @@ class RecordWriter:
         log.warning("record writer: replaying %d record(s) %s", claimed, whose)
 
     def _spool_if_unreachable(self) -> None:
-        """Writes have failed for `unreachable_s`: keep the queue on disk instead of in memory.
-
-        Counted from the start of the first failed write, so a write that hangs until its
-        timeout counts as unreachable too; a database that is merely slow but answering is
-        left alone (the 80 % rule covers it).
-        """
+        """Writes have failed for `unreachable_s` (from the start of the first failed one, so a
+        write hanging until its timeout counts too): keep the queue on disk instead of in memory.
+        A database merely slow but answering is left alone (the 80 % rule covers it)."""
         if self._spooling or not self._queue:
             return
         now = time.monotonic()
