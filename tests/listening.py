@@ -1,36 +1,14 @@
-"""Which process listens on a TCP port, from /proc (Linux): its descriptors' socket inodes against
-the kernel's tables of TCP sockets in state LISTEN."""
+"""Which process listens on a TCP port (psutil)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-LISTEN = "0A"
+import psutil
 
 
 def listens(pid: int, port: int) -> bool:
     """True once process `pid` holds a socket listening on TCP `port` (IPv4 or IPv6)."""
-    inodes = set()
     try:
-        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:  # exited
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.Error:  # exited
         return False
-    for fd in descriptors:
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == LISTEN and int(local.rsplit(":", 1)[1], 16) == port and inode in inodes:
-                return True
-    return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)

@@ -19,8 +19,6 @@ from tests.listening import listens
 from tests.store.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(),
-                                reason="finds the listening process in /proc (Linux)")
 
 
 def spawn(port: int, tmp_path: Path, name: str, *extra: str) -> subprocess.Popen[bytes]:

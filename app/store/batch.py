@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.store import batch_sqlite
-from app.store.decision_lists import StoredLists
+from app.store.decision_lists import LIST_COLUMNS, StoredLists
 from app.store.engine import session_scope
 from app.store.repositories import insert_batch, sqlite_inserts
 from app.store.rows import KINDS, LIST_KIND, Kind, Row, SpoolKind
@@ -52,7 +52,7 @@ async def store_batch(sessions: async_sessionmaker[AsyncSession], rows: Sequence
                 raise
             await _store(sessions, by_kind, stored_lists, lists, copy=False)
     stored_lists.add(row[column] for row in by_kind["decision"]
-                     for column in ("chain_set", "excluded_set") if row.get(column))
+                     for column, _ in LIST_COLUMNS if row.get(column))
     stored_lists.add(row["digest"] for row in lists)
 
 

@@ -33,6 +33,7 @@ Entries = list[dict[str, Any]]
 
 CHAIN_KEY = "chain_entries"  # a decision row's chain entries (not a column)
 SHARED_KEY = "excluded_shared"  # a decision row's shared exclusions (not a column)
+LIST_COLUMNS = (("chain_set", CHAIN_KEY), ("excluded_set", SHARED_KEY))  # a list's digest, its entries
 DECISION_LISTS: sa.Table = DecisionList.__table__  # type: ignore[assignment]
 
 
@@ -118,7 +119,7 @@ def list_rows(decisions: Sequence[Row], stored: Container[str] = (),
     stored with that batch or an earlier one (app/store/spool_lists.py)."""
     lists: dict[str, Row] = {row["digest"]: row for row in spooled if row["digest"] not in stored}
     for row in decisions:
-        for column, key in (("chain_set", CHAIN_KEY), ("excluded_set", SHARED_KEY)):
+        for column, key in LIST_COLUMNS:
             name = row.get(column)
             if name is None or name in lists or name in stored:
                 continue

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-from app.store.decision_lists import CHAIN_KEY, SHARED_KEY
+from app.store.decision_lists import LIST_COLUMNS
 from app.store.rows import Row
-
-LISTS = (("chain_set", CHAIN_KEY), ("excluded_set", SHARED_KEY))
 
 
 def detach_lists(row: Row, written: Container[str]) -> list[Row]:
     """Take a decision row's list entries off it (the row is the writer's own, built for this
     line); returns, as decision_lists rows, those the segment has not `written` yet."""
     new: list[Row] = []
-    for column, key in LISTS:
+    for column, key in LIST_COLUMNS:
         entries = row.pop(key, None)
         name = row.get(column)
         if name is not None and entries is not None and name not in written:
